@@ -1,0 +1,108 @@
+"""The backend contract: the one seam between the core and an array library.
+
+A backend names its array namespace (``xp``) and device, moves data between host and device,
+synchronizes, compiles the train step, and offers a few *kernels*: hot paths whose default here is
+plain array-API code. A backend overrides a kernel only where a profile shows it pays (fused or
+in-place versions); the generic version stays the reference that tests compare against.
+
+Kernels may return their inputs updated in place (NumPy does), so the core never reads an array
+again after passing it to a kernel that returns its replacement.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+
+class Backend:
+    """Generic array-API backend; subclasses set ``name`` and ``xp`` and override hot paths."""
+
+    name: str = "generic"
+    #: how the train step runs: "eager" (op by op) or "compiled" (traced once)
+    mode: str = "eager"
+
+    def __init__(self, xp: Any, device: str = "cpu") -> None:
+        self.xp = xp
+        self.device = device
+
+    # -- data movement -------------------------------------------------------------------
+    def asarray(self, host: Any, dtype: str | None = None) -> Any:
+        """Host (NumPy) array -> device array, cast to ``dtype`` ("float32", "int64", ...)."""
+        host = np.asarray(host)
+        if dtype is not None:
+            host = host.astype(dtype, copy=False)
+        return self.xp.asarray(host, dtype=getattr(self.xp, str(host.dtype)))
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        """Device array -> host NumPy array."""
+        return np.asarray(x)
+
+    def copy(self, x: Any) -> Any:
+        return self.xp.asarray(x, copy=True)
+
+    def synchronize(self) -> None:
+        """Wait until queued device work is finished (a no-op on the CPU)."""
+
+    def compile(self, fn: Callable) -> Callable:
+        """Return ``fn`` ready to call per batch: itself, or a traced/compiled version."""
+        return fn
+
+    # -- threads and description ---------------------------------------------------------
+    def set_threads(self, n: int | None) -> None:
+        """Limit the threads the backend's compute library uses (None: library default)."""
+
+    def describe(self) -> dict:
+        """Name, device, mode and library details, for ``mlp-core info`` and the history."""
+        return {"backend": self.name, "device": self.device, "mode": self.mode}
+
+    # -- kernels: generic array-API versions -----------------------------------------------
+    def matmul(self, a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False) -> Any:
+        xp = self.xp
+        if transpose_a:
+            a = xp.matrix_transpose(a)
+        if transpose_b:
+            b = xp.matrix_transpose(b)
+        return xp.matmul(a, b)
+
+    def dense(self, a: Any, w: Any, b: Any) -> Any:
+        """a @ w + b (bias broadcast over rows)."""
+        return self.matmul(a, w) + b
+
+    def row_count(self, x: Any) -> Any:
+        """Number of rows of ``x``, as a number usable in arithmetic with arrays of x's dtype."""
+        return x.shape[0]
+
+    def gather_rows(self, x: Any, idx: Any) -> Any:
+        return self.xp.take(x, idx, axis=0)
+
+    def sigmoid(self, z: Any) -> Any:
+        xp = self.xp
+        return 1.0 / (1.0 + xp.exp(-z))
+
+    def sigmoid_backward(self, a: Any, delta: Any) -> Any:
+        """delta * sigmoid'(z), written through the output a = sigmoid(z)."""
+        return delta * (a * (1.0 - a))
+
+    def sgd_update(self, p, g, m, lr, momentum: float, nesterov: bool):
+        """SGD as Keras does it: m = momentum*m - lr*g; p += m (or momentum*m - lr*g, Nesterov)."""
+        if m is None:
+            return p - lr * g, None
+        m = momentum * m - lr * g
+        step = momentum * m - lr * g if nesterov else m
+        return p + step, m
+
+    def rmsprop_update(self, p, g, v, lr, rho: float, eps: float):
+        """RMSprop as Keras does it: v = rho*v + (1-rho)*g^2; p -= lr*g / sqrt(v + eps)."""
+        v = rho * v + (1.0 - rho) * (g * g)
+        return p - lr * g / self.xp.sqrt(v + eps), v
+
+    def adam_update(self, p, g, m, v, alpha, beta_1: float, beta_2: float, eps: float):
+        """Adam as Keras does it, with alpha = lr * sqrt(1 - b2^t) / (1 - b1^t)."""
+        m = m + (g - m) * (1.0 - beta_1)
+        v = v + (g * g - v) * (1.0 - beta_2)
+        return p - alpha * m / (self.xp.sqrt(v) + eps), m, v
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} device={self.device} mode={self.mode}>"

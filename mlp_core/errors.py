@@ -1,0 +1,22 @@
+"""Exceptions raised by mlp-core. Each carries a one-line message fit for a user."""
+
+
+class MLPError(ValueError):
+    """Bad input or configuration: the message says what is wrong and what is valid."""
+
+
+class BackendUnavailable(MLPError, ImportError):
+    """A backend's library or device is missing here; the message names the fix."""
+
+
+class DataError(MLPError):
+    """A data file is missing, corrupt, truncated or fails its checksum."""
+
+
+class ModelFileError(MLPError):
+    """A saved model is of another format, version or architecture."""
+
+
+def choice_error(kind: str, name: object, valid) -> MLPError:
+    """The error for an unknown name: lists every valid one."""
+    return MLPError(f"unknown {kind} {name!r}; valid: {', '.join(sorted(valid))}")

@@ -1,0 +1,51 @@
+"""The record of a training run: per-epoch metrics and phase times, exportable to JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+from .fileio import atomic_write_text
+
+
+@dataclass
+class History:
+    """Per-epoch values, Keras-style: ``history["loss"][i]`` is epoch i+1's loss.
+
+    Keys: ``loss`` (mean over samples, penalty included), ``reg_loss`` (the penalty's share),
+    ``accuracy`` (tracked from the training batches, as Keras does), ``val_loss`` /
+    ``val_accuracy`` and ``train_loss_full`` / ``train_accuracy_full`` on epochs with a full-set
+    evaluation pass (None on the others), ``mean_abs_w`` (one value per layer), and the phase times
+    in seconds ``time_shuffle``, ``time_batches``, ``time_eval``, ``time_epoch``.
+    """
+
+    history: dict[str, list] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)  # backend, mode, configuration, versions
+    stop_reason: str | None = None  # set when training stopped early (a non-finite loss)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history.get("loss", []))
+
+    def append(self, record: dict) -> None:
+        n = self.epochs
+        for key in set(self.history) | set(record):
+            self.history.setdefault(key, [None] * n).append(record.get(key))
+
+    @property
+    def train_time(self) -> float:
+        """Seconds spent in the epochs, all phases (shuffle, batches, evaluation)."""
+        return float(sum(self.history.get("time_epoch", [])))
+
+    def phase_totals(self) -> dict[str, float]:
+        return {k[5:]: float(sum(v)) for k, v in self.history.items() if k.startswith("time_")}
+
+    def to_dict(self) -> dict:
+        return {"format": "mlp-core-history", "version": 1, "info": self.info,
+                "stop_reason": self.stop_reason, "phase_totals": self.phase_totals(),
+                "history": self.history}
+
+    def to_json(self, path: str | os.PathLike) -> None:
+        """Write the history as JSON, atomically."""
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1))

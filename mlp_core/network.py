@@ -1,0 +1,106 @@
+"""Forward and backward propagation and the pure train step, written only against a backend.
+
+Parameters are a flat list ``[W1, b1, W2, b2, ...]`` with ``W`` of shape (n_in, n_out) and separate
+bias vectors. No delta is propagated into the input layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from backends import Backend
+
+from .activations import Activation
+from .losses import Loss
+from .optimizers import Optimizer
+
+
+@dataclass(frozen=True)
+class Network:
+    """What the step needs to know about the model: its activations, loss and penalties."""
+
+    activations: tuple[Activation, ...]  # one per layer, the output activation last
+    loss: Loss
+    l1: float = 0.0
+    l2: float = 0.0
+
+
+def forward(be: Backend, net: Network, params: list, x: Any) -> list:
+    """Activations of every layer, the input first and the network's output last."""
+    outs = [x]
+    for i, act in enumerate(net.activations):
+        outs.append(act.forward(be, be.dense(outs[-1], params[2 * i], params[2 * i + 1])))
+    return outs
+
+
+def penalty(be: Backend, net: Network, params: list) -> Any:
+    """L1 and L2 on the weights (never the biases), only the terms that are non-zero."""
+    xp, total = be.xp, 0.0
+    for w in params[0::2]:
+        if net.l2:
+            total = total + net.l2 * xp.sum(w * w)
+        if net.l1:
+            total = total + net.l1 * xp.sum(xp.abs(w))
+    return total
+
+
+def backward(be: Backend, net: Network, params: list, outs: list, y: Any) -> list:
+    """Gradients of (mean loss over the batch + penalty), in the order of ``params``."""
+    xp = be.xp
+    n_layers = len(net.activations)
+    delta = net.loss.output_delta(be, outs[-1], y, net.activations[-1]) * (1.0 / be.row_count(y))
+    grads: list = [None] * (2 * n_layers)
+    for i in reversed(range(n_layers)):
+        w = params[2 * i]
+        gw = be.matmul(outs[i], delta, transpose_a=True)
+        if net.l2:
+            gw = gw + (2.0 * net.l2) * w
+        if net.l1:
+            gw = gw + net.l1 * xp.sign(w)
+        grads[2 * i], grads[2 * i + 1] = gw, xp.sum(delta, axis=0)
+        if i > 0:  # stop before the input layer
+            delta = net.activations[i - 1].backward(
+                be, outs[i], be.matmul(delta, w, transpose_b=True))
+    return grads
+
+
+def count_correct(be: Backend, a: Any, y: Any) -> Any:
+    xp = be.xp
+    return xp.sum(xp.astype(xp.argmax(a, axis=1) == xp.argmax(y, axis=1), a.dtype))
+
+
+def make_train_step(be: Backend, net: Network, opt: Optimizer) -> Callable:
+    """``step(params, opt_state, x, y) -> (params, opt_state, metrics)``, a pure function.
+
+    ``metrics`` holds three 0-d arrays: the batch's summed data loss, its penalty times the batch
+    size (so sums over batches give Keras's size-weighted mean), and its count of correct outputs.
+    """
+
+    def step(params, opt_state, x, y):
+        outs = forward(be, net, params, x)
+        a = outs[-1]
+        metrics = (net.loss.value_sum(be, a, y),
+                   penalty(be, net, params) * be.row_count(y),
+                   count_correct(be, a, y))
+        grads = backward(be, net, params, outs, y)
+        params, opt_state = opt.apply(be, params, grads, opt_state)
+        return params, opt_state, metrics
+
+    return step
+
+
+def make_train_batch(be: Backend, step: Callable, batch_size: int) -> Callable:
+    """One batch of an epoch: gather rows ``perm[start:start+batch_size]``, step, sum metrics.
+
+    Pure, like the step, and the unit a backend compiles. The slice happens inside, so the last,
+    smaller batch needs no separate trace.
+    """
+
+    def train_batch(params, opt_state, totals, x_all, y_all, perm, start):
+        idx = perm[start:start + batch_size]
+        params, opt_state, metrics = step(params, opt_state, be.gather_rows(x_all, idx),
+                                          be.gather_rows(y_all, idx))
+        return params, opt_state, tuple(t + m for t, m in zip(totals, metrics))
+
+    return train_batch

@@ -1,0 +1,131 @@
+"""Optimizers with Keras's update rules and default hyper-parameters.
+
+Optimizer state is data (a dict of arrays), so the train step stays a pure function
+``(params, opt_state, x, y) -> (params, opt_state, metrics)`` that every backend can compile.
+Every optimizer takes ``decay``: the learning rate at update t is ``lr / (1 + decay * t)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from backends import Backend
+
+from .errors import MLPError, choice_error
+
+
+@dataclass
+class Optimizer:
+    learning_rate: float = 0.01
+    decay: float = 0.0
+    name = "optimizer"
+
+    def __post_init__(self) -> None:
+        if not self.learning_rate > 0:
+            raise MLPError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.decay < 0:
+            raise MLPError(f"decay must be >= 0, got {self.decay}")
+
+    def config(self) -> dict:
+        return {"name": self.name, **asdict(self)}
+
+    def init_state(self, be: Backend, params: list, dtype: str) -> dict:
+        return {"t": be.asarray(0.0, dtype)}  # number of updates done so far
+
+    def _lr(self, state: dict) -> Any:
+        if self.decay == 0:
+            return self.learning_rate
+        return self.learning_rate / (1.0 + self.decay * state["t"])
+
+    def apply(self, be: Backend, params: list, grads: list, state: dict) -> tuple[list, dict]:
+        raise NotImplementedError
+
+
+@dataclass
+class SGD(Optimizer):
+    learning_rate: float = 0.01
+    momentum: float = 0.0
+    nesterov: bool = False
+    decay: float = 0.0
+    name = "sgd"
+
+    def init_state(self, be, params, dtype):
+        state = super().init_state(be, params, dtype)
+        if self.momentum:
+            state["m"] = [be.xp.zeros_like(p) for p in params]
+        return state
+
+    def apply(self, be, params, grads, state):
+        lr = self._lr(state)
+        ms = state.get("m", [None] * len(params))
+        out = [be.sgd_update(p, g, m, lr, self.momentum, self.nesterov)
+               for p, g, m in zip(params, grads, ms)]
+        new = {"t": state["t"] + 1.0}
+        if self.momentum:
+            new["m"] = [m for _, m in out]
+        return [p for p, _ in out], new
+
+
+@dataclass
+class RMSprop(Optimizer):
+    learning_rate: float = 0.001
+    rho: float = 0.9
+    epsilon: float = 1e-7
+    decay: float = 0.0
+    name = "rmsprop"
+
+    def init_state(self, be, params, dtype):
+        return {**super().init_state(be, params, dtype), "v": [be.xp.zeros_like(p) for p in params]}
+
+    def apply(self, be, params, grads, state):
+        lr = self._lr(state)
+        out = [be.rmsprop_update(p, g, v, lr, self.rho, self.epsilon)
+               for p, g, v in zip(params, grads, state["v"])]
+        return [p for p, _ in out], {"t": state["t"] + 1.0, "v": [v for _, v in out]}
+
+
+@dataclass
+class Adam(Optimizer):
+    learning_rate: float = 0.001
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-7
+    decay: float = 0.0
+    name = "adam"
+
+    def init_state(self, be, params, dtype):
+        zeros = [be.xp.zeros_like(p) for p in params]
+        return {**super().init_state(be, params, dtype), "m": zeros,
+                "v": [be.xp.zeros_like(p) for p in params],
+                # beta^t, carried as state so the step needs no power of a traced counter
+                "b1_power": be.asarray(1.0, dtype), "b2_power": be.asarray(1.0, dtype)}
+
+    def apply(self, be, params, grads, state):
+        b1p = state["b1_power"] * self.beta_1
+        b2p = state["b2_power"] * self.beta_2
+        alpha = self._lr(state) * be.xp.sqrt(1.0 - b2p) / (1.0 - b1p)
+        out = [be.adam_update(p, g, m, v, alpha, self.beta_1, self.beta_2, self.epsilon)
+               for p, g, m, v in zip(params, grads, state["m"], state["v"])]
+        return [p for p, _, _ in out], {
+            "t": state["t"] + 1.0, "m": [m for _, m, _ in out], "v": [v for _, _, v in out],
+            "b1_power": b1p, "b2_power": b2p}
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
+
+
+def get_optimizer(spec: str | Optimizer, **overrides) -> Optimizer:
+    """An optimizer from a name (with keyword overrides, None meaning default) or an instance."""
+    if isinstance(spec, Optimizer):
+        return spec
+    key = str(spec).lower()
+    if key not in OPTIMIZERS:
+        raise choice_error("optimizer", spec, OPTIMIZERS)
+    cls = OPTIMIZERS[key]
+    fields = cls.__dataclass_fields__
+    unknown = [k for k, v in overrides.items() if v is not None and k not in fields]
+    if unknown:
+        raise MLPError(f"optimizer {key!r} takes no option {', '.join(unknown)}; "
+                       f"valid: {', '.join(fields)}")
+    return cls(**{k: v for k, v in overrides.items() if v is not None})
