@@ -1,10 +1,16 @@
 """Losses: the per-sample value (summed over the batch) and the delta at the output layer.
 
-Each follows its Keras definition so that the Keras reference model is reproduced:
+Each loss sees the output layer's activations ``a`` and its pre-activations ``z`` and follows what
+Keras 3 (TensorFlow backend) computes, so that the Keras reference model is reproduced:
 
-- ``logloss``: the sum over outputs of binary cross-entropy, averaged over samples.
-- ``cce``: categorical cross-entropy. Outputs are first normalised to sum to one per sample (as
-  Keras does for non-softmax outputs such as sigmoid), then clipped to [eps, 1 - eps].
+- ``cce``: categorical cross-entropy. Keras's ``sigmoid`` and ``softmax`` activations cache their
+  input as logits, and Keras's cross-entropy then works on those logits: for a sigmoid *or* softmax
+  output it is softmax cross-entropy of ``z``. (A sigmoid output is therefore trained as a softmax
+  over the output logits; the sigmoid only shapes what ``predict`` returns.)
+- ``cce-normalized``: the other reading, Keras 2's: sigmoid outputs divided by their sum per sample,
+  clipped to [eps, 1 - eps], then cross-entropy.
+- ``logloss``: the sum over outputs of binary cross-entropy, averaged over samples (from the
+  logits for a sigmoid output, as Keras does; clipped probabilities otherwise).
 - ``mse``: squared error averaged over outputs, then over samples.
 """
 
@@ -24,7 +30,7 @@ class Loss:
     name: str
     needs_unit_interval = False
 
-    def value_sum(self, be: Backend, a: Any, y: Any) -> Any:
+    def value_sum(self, be: Backend, a: Any, z: Any, y: Any, act: Activation) -> Any:
         """Sum over the batch of the per-sample loss (a 0-d array)."""
         raise NotImplementedError
 
@@ -32,32 +38,33 @@ class Loss:
         """d(per-sample loss)/d(output), before the output activation's derivative."""
         raise NotImplementedError
 
-    def output_delta(self, be: Backend, a: Any, y: Any, act: Activation) -> Any:
+    def output_delta(self, be: Backend, a: Any, z: Any, y: Any, act: Activation) -> Any:
         """d(per-sample loss)/d(pre-activation) of the output layer."""
         return act.backward(be, a, self.output_grad(be, a, y))
 
 
-class LogLoss(Loss):
-    name, needs_unit_interval = "logloss", True
-
-    def value_sum(self, be, a, y):
-        xp = be.xp
-        p = xp.clip(a, min=EPS, max=1.0 - EPS)
-        return -xp.sum(y * xp.log(p) + (1.0 - y) * xp.log(1.0 - p))
-
-    def output_grad(self, be, a, y):
-        return (a - y) / (a * (1.0 - a))
-
-    def output_delta(self, be, a, y, act):
-        if act.name == "sigmoid":  # the canonical pair: the derivative cancels
-            return a - y
-        return super().output_delta(be, a, y, act)
+def _log_softmax(xp, z):
+    s = z - xp.max(z, axis=1, keepdims=True)
+    return s - xp.log(xp.sum(xp.exp(s), axis=1, keepdims=True))
 
 
 class CategoricalCrossEntropy(Loss):
     name, needs_unit_interval = "cce", True
 
-    def value_sum(self, be, a, y):
+    def value_sum(self, be, a, z, y, act):
+        xp = be.xp
+        return -xp.sum(y * _log_softmax(xp, z))
+
+    def output_delta(self, be, a, z, y, act):
+        xp = be.xp
+        p = a if act.name == "softmax" else xp.exp(_log_softmax(xp, z))
+        return p * xp.sum(y, axis=1, keepdims=True) - y
+
+
+class NormalizedCrossEntropy(Loss):
+    name, needs_unit_interval = "cce-normalized", True
+
+    def value_sum(self, be, a, z, y, act):
         xp = be.xp
         p = xp.clip(a / xp.sum(a, axis=1, keepdims=True), min=EPS, max=1.0 - EPS)
         return -xp.sum(y * xp.log(p))
@@ -67,20 +74,40 @@ class CategoricalCrossEntropy(Loss):
         xp = be.xp
         return xp.sum(y, axis=1, keepdims=True) / xp.sum(a, axis=1, keepdims=True) - y / a
 
-    def output_delta(self, be, a, y, act):
+    def output_delta(self, be, a, z, y, act):
+        xp = be.xp
         if act.name == "softmax":  # outputs already sum to one: the Jacobian collapses
-            return a - y
+            return a * xp.sum(y, axis=1, keepdims=True) - y
         if act.name == "sigmoid":  # fused: (1 - a) * (a * sum(y) / S - y)
-            xp = be.xp
             scale = xp.sum(y, axis=1, keepdims=True) / xp.sum(a, axis=1, keepdims=True)
             return (1.0 - a) * (a * scale - y)
-        return super().output_delta(be, a, y, act)
+        return super().output_delta(be, a, z, y, act)
+
+
+class LogLoss(Loss):
+    name, needs_unit_interval = "logloss", True
+
+    def value_sum(self, be, a, z, y, act):
+        xp = be.xp
+        if act.name == "sigmoid":  # stable form from the logits: max(z,0) - z*y + log(1+e^-|z|)
+            return xp.sum(xp.where(z > 0, z, xp.zeros_like(z)) - z * y
+                          + xp.log1p(xp.exp(-xp.abs(z))))
+        p = xp.clip(a, min=EPS, max=1.0 - EPS)
+        return -xp.sum(y * xp.log(p) + (1.0 - y) * xp.log(1.0 - p))
+
+    def output_grad(self, be, a, y):
+        return (a - y) / (a * (1.0 - a))
+
+    def output_delta(self, be, a, z, y, act):
+        if act.name == "sigmoid":  # the canonical pair: the derivative cancels
+            return a - y
+        return super().output_delta(be, a, z, y, act)
 
 
 class MeanSquaredError(Loss):
     name = "mse"
 
-    def value_sum(self, be, a, y):
+    def value_sum(self, be, a, z, y, act):
         d = a - y
         return be.xp.sum(d * d) / a.shape[1]
 
@@ -88,8 +115,10 @@ class MeanSquaredError(Loss):
         return (a - y) * (2.0 / a.shape[1])
 
 
-LOSSES: dict[str, type[Loss]] = {c.name: c for c in (LogLoss, CategoricalCrossEntropy, MeanSquaredError)}
-ALIASES = {"categorical_crossentropy": "cce", "binary_crossentropy": "logloss", "log_loss": "logloss"}
+LOSSES: dict[str, type[Loss]] = {
+    c.name: c for c in (CategoricalCrossEntropy, NormalizedCrossEntropy, LogLoss, MeanSquaredError)}
+ALIASES = {"categorical_crossentropy": "cce", "binary_crossentropy": "logloss", "log_loss": "logloss",
+           "cce_normalized": "cce-normalized"}
 
 
 def get_loss(name: str, output: Activation) -> Loss:

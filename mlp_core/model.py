@@ -43,7 +43,8 @@ class MLP:
         layers: sizes from input to output, e.g. ``[784, 70, 30, 10]``.
         activation: hidden activation: sigmoid, tanh, relu or identity.
         output: output activation: sigmoid, softmax, tanh, relu or identity.
-        loss: ``cce`` (categorical cross-entropy), ``logloss`` or ``mse``.
+        loss: ``cce`` (categorical cross-entropy, as Keras 3 computes it), ``cce-normalized``,
+            ``logloss`` or ``mse``; see :mod:`mlp_core.losses`.
         init: ``glorot`` (Keras's default), ``he``, ``sqrt_nodes`` (+-f/sqrt(n_in)) or ``const``
             (+-f), with f = ``init_scale``. Biases start at zero.
         seed: seeds the one host generator behind the initial weights and the shuffling, so every
@@ -198,7 +199,7 @@ class MLP:
         """The network's outputs for each row of ``x`` (host NumPy array)."""
         x = self._check_x(x, "input")
         be, net = self.backend, self._network()
-        out = [be.to_numpy(forward(be, net, self.params, be.asarray(x[i:i + EVAL_CHUNK], self.dtype))[-1])
+        out = [be.to_numpy(forward(be, net, self.params, be.asarray(x[i:i + EVAL_CHUNK], self.dtype))[0][-1])
                for i in range(0, x.shape[0], EVAL_CHUNK)]
         return np.concatenate(out)
 
@@ -221,9 +222,9 @@ class MLP:
         n = x_dev.shape[0]
         loss_sum = correct = 0.0
         for i in range(0, n, EVAL_CHUNK):
-            a = forward(be, net, self.params, x_dev[i:i + EVAL_CHUNK])[-1]
-            yc = y_dev[i:i + EVAL_CHUNK]
-            loss_sum += float(be.to_numpy(net.loss.value_sum(be, a, yc)))
+            outs, z = forward(be, net, self.params, x_dev[i:i + EVAL_CHUNK])
+            a, yc = outs[-1], y_dev[i:i + EVAL_CHUNK]
+            loss_sum += float(be.to_numpy(net.loss.value_sum(be, a, z, yc, net.activations[-1])))
             correct += float(be.to_numpy(count_correct(be, a, yc)))
         reg = penalty(be, net, self.params)
         reg = float(be.to_numpy(reg)) if not isinstance(reg, float) else reg

@@ -26,12 +26,13 @@ class Network:
     l2: float = 0.0
 
 
-def forward(be: Backend, net: Network, params: list, x: Any) -> list:
-    """Activations of every layer, the input first and the network's output last."""
+def forward(be: Backend, net: Network, params: list, x: Any) -> tuple[list, Any]:
+    """Activations of every layer (the input first, the output last) and the output's logits."""
     outs = [x]
     for i, act in enumerate(net.activations):
-        outs.append(act.forward(be, be.dense(outs[-1], params[2 * i], params[2 * i + 1])))
-    return outs
+        z = be.dense(outs[-1], params[2 * i], params[2 * i + 1])
+        outs.append(act.forward(be, z))
+    return outs, z
 
 
 def penalty(be: Backend, net: Network, params: list) -> Any:
@@ -45,11 +46,11 @@ def penalty(be: Backend, net: Network, params: list) -> Any:
     return total
 
 
-def backward(be: Backend, net: Network, params: list, outs: list, y: Any) -> list:
+def backward(be: Backend, net: Network, params: list, outs: list, z_out: Any, y: Any) -> list:
     """Gradients of (mean loss over the batch + penalty), in the order of ``params``."""
     xp = be.xp
     n_layers = len(net.activations)
-    delta = net.loss.output_delta(be, outs[-1], y, net.activations[-1]) * (1.0 / be.row_count(y))
+    delta = net.loss.output_delta(be, outs[-1], z_out, y, net.activations[-1]) * (1.0 / be.row_count(y))
     grads: list = [None] * (2 * n_layers)
     for i in reversed(range(n_layers)):
         w = params[2 * i]
@@ -78,12 +79,12 @@ def make_train_step(be: Backend, net: Network, opt: Optimizer) -> Callable:
     """
 
     def step(params, opt_state, x, y):
-        outs = forward(be, net, params, x)
+        outs, z_out = forward(be, net, params, x)
         a = outs[-1]
-        metrics = (net.loss.value_sum(be, a, y),
+        metrics = (net.loss.value_sum(be, a, z_out, y, net.activations[-1]),
                    penalty(be, net, params) * be.row_count(y),
                    count_correct(be, a, y))
-        grads = backward(be, net, params, outs, y)
+        grads = backward(be, net, params, outs, z_out, y)
         params, opt_state = opt.apply(be, params, grads, opt_state)
         return params, opt_state, metrics
 

@@ -1,0 +1,1 @@
+"""Benchmark harness: every implementation side by side, in fresh processes."""
