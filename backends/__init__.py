@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 from dataclasses import dataclass
 
-from mlp_core.errors import BackendUnavailable, choice_error
+from mlp_core.errors import BackendUnavailable, MLPError, choice_error
 
 from .base import Backend
 
@@ -64,6 +65,11 @@ def create(name: str, device: str | None = None, **options) -> Backend:
         raise BackendUnavailable(
             f"backend {e.name!r} has no device {device!r}; valid: {', '.join(e.devices)}")
     cls = getattr(importlib.import_module(e.module), e.cls)
+    accepted = set(inspect.signature(cls).parameters) - {"device"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise MLPError(f"backend {e.name!r} takes no option {', '.join(unknown)}; "
+                       f"valid: {', '.join(sorted(accepted)) or 'none'}")
     return cls(device=device, **options)
 
 

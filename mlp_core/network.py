@@ -68,7 +68,7 @@ def backward(be: Backend, net: Network, params: list, outs: list, z_out: Any, y:
 
 def count_correct(be: Backend, a: Any, y: Any) -> Any:
     xp = be.xp
-    return xp.sum(xp.astype(xp.argmax(a, axis=1) == xp.argmax(y, axis=1), a.dtype))
+    return xp.sum(xp.astype(xp.equal(xp.argmax(a, axis=1), xp.argmax(y, axis=1)), a.dtype))
 
 
 def make_train_step(be: Backend, net: Network, opt: Optimizer) -> Callable:

@@ -1,0 +1,135 @@
+"""TensorFlow 2 backend: the core on low-level TF ops, eagerly or as one traced train step.
+
+``mode="compiled"`` (default) traces the whole batch step once with ``tf.function`` (``jit_compile``
+adds XLA); ``mode="eager"`` runs it op by op. Data and weights live on ``device`` ("cpu" or "gpu").
+TensorFlow's start-up log is kept quiet unless ``MLP_TF_LOG`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import numpy as np
+
+from mlp_core.errors import BackendUnavailable, MLPError
+
+from .base import Backend
+
+MODES = ("compiled", "eager")
+
+
+def import_tensorflow():
+    """Import TensorFlow with its C++ and Python start-up logging quiet (unless MLP_TF_LOG)."""
+    if not os.environ.get("MLP_TF_LOG"):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    if not os.environ.get("MLP_TF_LOG"):
+        tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+def set_tf_threads(tf, intra: int | None, inter: int | None) -> None:
+    """Set TensorFlow's thread pools; a clear error if TF started already with other values."""
+    for value, get, set_ in (
+            (intra, tf.config.threading.get_intra_op_parallelism_threads,
+             tf.config.threading.set_intra_op_parallelism_threads),
+            (inter, tf.config.threading.get_inter_op_parallelism_threads,
+             tf.config.threading.set_inter_op_parallelism_threads)):
+        if value is None or get() == value:
+            continue
+        try:
+            set_(int(value))
+        except RuntimeError:
+            raise MLPError("TensorFlow thread counts can only be set before TensorFlow starts "
+                           f"running (it runs with {get() or 'default'} threads now): set them on "
+                           "the first TensorFlow backend of the process") from None
+
+
+class TensorFlowBackend(Backend):
+    name = "tensorflow"
+
+    def __init__(self, device: str = "cpu", mode: str = "compiled", jit_compile: bool = False,
+                 threads: int | None = None, inter_op_threads: int | None = None) -> None:
+        if mode not in MODES:
+            raise MLPError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
+        tf = import_tensorflow()
+        set_tf_threads(tf, threads, inter_op_threads)
+        gpus = tf.config.list_physical_devices("GPU")
+        if device == "gpu":
+            if not gpus:
+                raise BackendUnavailable(
+                    "tensorflow: no GPU visible to TensorFlow here (needs an NVIDIA GPU, its "
+                    'driver and the CUDA build: pip install "mlp-core[tensorflow-gpu]")')
+            for gpu in gpus:
+                try:
+                    tf.config.experimental.set_memory_growth(gpu, True)
+                except RuntimeError:  # already initialised: growth was set by an earlier backend
+                    pass
+        from . import tf_namespace
+
+        super().__init__(tf_namespace, device)
+        self.tf = tf
+        self.mode, self.jit_compile = mode, bool(jit_compile)
+        self._tf_device = "/GPU:0" if device == "gpu" else "/CPU:0"
+        self._gpu_name = (tf.config.experimental.get_device_details(gpus[0]).get("device_name")
+                          if device == "gpu" else None)
+
+    # -- data movement --------------------------------------------------------------------
+    def asarray(self, host: Any, dtype: str | None = None) -> Any:
+        host = np.asarray(host)
+        with self.tf.device(self._tf_device):
+            return self.tf.constant(host, dtype=getattr(self.tf, dtype or str(host.dtype)))
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        return x.numpy() if hasattr(x, "numpy") else np.asarray(x)
+
+    def copy(self, x: Any) -> Any:
+        with self.tf.device(self._tf_device):
+            return self.tf.identity(x)
+
+    def synchronize(self) -> None:
+        if self.device == "gpu":
+            self.tf.test.experimental.sync_devices()
+
+    def compile(self, fn: Callable) -> Callable:
+        tf, device = self.tf, self._tf_device
+        if self.mode == "compiled":
+            fn = tf.function(fn, jit_compile=self.jit_compile or None)
+
+        def run(*args):
+            # Python ints become tensors, so a new batch offset does not trigger a new trace
+            args = [tf.constant(a, tf.int64) if isinstance(a, int) else a for a in args]
+            with tf.device(device):
+                return fn(*args)
+
+        run.traced = fn  # exposes experimental_get_tracing_count() in compiled mode
+        return run
+
+    # -- threads and description ------------------------------------------------------------
+    def set_threads(self, n: int | None) -> None:
+        set_tf_threads(self.tf, n, None)
+
+    def describe(self) -> dict:
+        tf = self.tf
+        info = {**super().describe(), "tensorflow": tf.__version__,
+                "jit_compile": self.jit_compile,
+                "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or "default",
+                "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or "default"}
+        if self._gpu_name:
+            info["gpu"] = self._gpu_name
+        return info
+
+    # -- kernels: transposes as flags, batch size from the dynamic shape ----------------------
+    def matmul(self, a, b, transpose_a=False, transpose_b=False):
+        return self.tf.linalg.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+
+    def row_count(self, x):
+        return self.tf.cast(self.tf.shape(x)[0], x.dtype)
+
+    def gather_rows(self, x, idx):
+        return self.tf.gather(x, idx)
+
+    def sigmoid(self, z):
+        return self.tf.math.sigmoid(z)
