@@ -11,9 +11,9 @@ import importlib.util
 import inspect
 from dataclasses import dataclass
 
-from mlp_core.errors import BackendUnavailable, MLPError, choice_error
+from .base import Backend  # first: the core imports it while this package is initialising
 
-from .base import Backend
+from mlp_core.errors import BackendUnavailable, MLPError, choice_error  # noqa: E402
 
 
 @dataclass(frozen=True)

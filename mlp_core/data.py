@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import os
 import urllib.request
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,7 +113,7 @@ def _load_npz(path: Path) -> tuple:
     try:
         with np.load(path, allow_pickle=False) as f:
             return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
-    except (OSError, ValueError, KeyError, EOFError, zlib.error) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: corrupt or incomplete npz archive ({exc})") from None
 
 

@@ -7,13 +7,14 @@ import json
 import math
 import os
 import warnings
+import zipfile
 from pathlib import Path
 from time import perf_counter
 from typing import Any, Sequence
 
 import numpy as np
 
-from backends import Backend
+from backends.base import Backend
 
 from . import __version__
 from .activations import get_activation
@@ -132,7 +133,7 @@ class MLP:
         net = self._network()
         n = x.shape[0]
 
-        batch_fn = be.compile(make_train_batch(be, make_train_step(be, net, opt), batch_size))
+        batch_fn = be.compile(make_train_batch(be, make_train_step(be, net, opt)))
         t_transfer = perf_counter()
         x_dev, y_dev = be.asarray(x, self.dtype), be.asarray(self._one_hot(y), self.dtype)
         evals = []
@@ -161,7 +162,7 @@ class MLP:
                 totals = tuple(be.asarray(0.0, self.dtype) for _ in range(3))
                 for start in range(0, n, batch_size):
                     params, opt_state, totals = batch_fn(params, opt_state, totals, x_dev, y_dev,
-                                                         perm, start)
+                                                         perm, start, min(start + batch_size, n))
                 be.synchronize()
                 t2 = perf_counter()
                 loss_sum, penalty_sum, correct = (float(be.to_numpy(t)) for t in totals)
@@ -200,7 +201,7 @@ class MLP:
         x = self._check_x(x, "input")
         be, net = self.backend, self._network()
         out = [be.to_numpy(forward(be, net, self.params, be.asarray(x[i:i + EVAL_CHUNK], self.dtype))[0][-1])
-               for i in range(0, x.shape[0], EVAL_CHUNK)]
+               for i in range(0, x.shape[0], EVAL_CHUNK)]  # host slices: NumPy clamps the stop
         return np.concatenate(out)
 
     def predict(self, x: Any) -> np.ndarray:
@@ -222,8 +223,9 @@ class MLP:
         n = x_dev.shape[0]
         loss_sum = correct = 0.0
         for i in range(0, n, EVAL_CHUNK):
-            outs, z = forward(be, net, self.params, x_dev[i:i + EVAL_CHUNK])
-            a, yc = outs[-1], y_dev[i:i + EVAL_CHUNK]
+            rows = slice(i, min(i + EVAL_CHUNK, n))  # the array API leaves out-of-range stops open
+            outs, z = forward(be, net, self.params, x_dev[rows, :])
+            a, yc = outs[-1], y_dev[rows, :]
             loss_sum += float(be.to_numpy(net.loss.value_sum(be, a, z, yc, net.activations[-1])))
             correct += float(be.to_numpy(count_correct(be, a, yc)))
         reg = penalty(be, net, self.params)
@@ -289,7 +291,7 @@ class MLP:
                 arrays = {k: f[k] for k in f.files if k.startswith("param_")}
         except FileNotFoundError:
             raise ModelFileError(f"{path}: no such file") from None
-        except (OSError, ValueError, KeyError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise ModelFileError(f"{path}: not an mlp-core model file ({exc})") from None
         if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
             raise ModelFileError(f"{path}: not an mlp-core model file")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from backends import Backend
+from backends.base import Backend
 
 from .activations import Activation
 from .losses import Loss
@@ -91,15 +91,15 @@ def make_train_step(be: Backend, net: Network, opt: Optimizer) -> Callable:
     return step
 
 
-def make_train_batch(be: Backend, step: Callable, batch_size: int) -> Callable:
-    """One batch of an epoch: gather rows ``perm[start:start+batch_size]``, step, sum metrics.
+def make_train_batch(be: Backend, step: Callable) -> Callable:
+    """One batch of an epoch: gather rows ``perm[start:stop]``, step, add up the metrics.
 
-    Pure, like the step, and the unit a backend compiles. The slice happens inside, so the last,
-    smaller batch needs no separate trace.
+    Pure, like the step, and the unit a backend compiles. The slice happens inside, with the
+    bounds as arguments, so the last, smaller batch needs no separate trace.
     """
 
-    def train_batch(params, opt_state, totals, x_all, y_all, perm, start):
-        idx = perm[start:start + batch_size]
+    def train_batch(params, opt_state, totals, x_all, y_all, perm, start, stop):
+        idx = perm[start:stop]
         params, opt_state, metrics = step(params, opt_state, be.gather_rows(x_all, idx),
                                           be.gather_rows(y_all, idx))
         return params, opt_state, tuple(t + m for t, m in zip(totals, metrics))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from backends import Backend
+from backends.base import Backend
 
 from .errors import MLPError, choice_error
 

@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from typing import Iterator
 
 import backends
-from backends import Backend
+from backends.base import Backend
 
 from .errors import MLPError
 
