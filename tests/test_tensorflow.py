@@ -1,0 +1,126 @@
+"""TensorFlow: the namespace op by op against NumPy, one trace per fit, threads, GPU, Keras."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mlp_core import MLP, BackendUnavailable, get_backend
+
+tf = pytest.importorskip("tensorflow", reason="TensorFlow is not installed (the tensorflow extra)")
+from backends import tf_namespace as tnp  # noqa: E402
+
+RNG = np.random.default_rng(0)
+A = RNG.normal(size=(4, 5)).astype(np.float32)
+B = RNG.normal(size=(5, 3)).astype(np.float32)
+POS = np.abs(A) + 0.1
+
+UNARY = [("abs", A), ("exp", A), ("log", POS), ("log1p", POS), ("sqrt", POS), ("tanh", A),
+         ("sign", A)]
+
+
+@pytest.mark.parametrize("name,x", UNARY, ids=[u[0] for u in UNARY])
+def test_elementwise(name, x):
+    got = getattr(tnp, name)(tf.constant(x))
+    want = getattr(np, name)(x)
+    assert got.dtype == tf.float32 and got.shape == want.shape
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "max"])
+@pytest.mark.parametrize("axis,keepdims", [(None, False), (0, False), (1, True)])
+def test_reductions(name, axis, keepdims):
+    got = getattr(tnp, name)(tf.constant(A), axis=axis, keepdims=keepdims)
+    want = getattr(np, name)(A, axis=axis, keepdims=keepdims)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+
+
+def test_argmax_equal_where_clip_zeros_like_astype():
+    t = tf.constant(A)
+    np.testing.assert_array_equal(tnp.argmax(t, axis=1).numpy(), A.argmax(axis=1))
+    assert tnp.argmax(t, axis=1).dtype == tnp.int64
+    np.testing.assert_array_equal(tnp.argmax(t, axis=1, keepdims=True).numpy(),
+                                  A.argmax(axis=1)[:, None])
+    np.testing.assert_array_equal(tnp.equal(t, t).numpy(), np.ones_like(A, bool))
+    np.testing.assert_array_equal(tnp.where(t > 0, t, tnp.zeros_like(t)).numpy(), np.where(A > 0, A, 0))
+    np.testing.assert_array_equal(tnp.clip(t, min=-0.5, max=0.5).numpy(), np.clip(A, -0.5, 0.5))
+    assert tnp.zeros_like(t).dtype == tf.float32 and tnp.zeros_like(t).shape == A.shape
+    assert tnp.astype(t, tnp.float64).dtype == tf.float64
+
+
+def test_matmul_transpose_take_asarray():
+    np.testing.assert_allclose(tnp.matmul(tf.constant(A), tf.constant(B)).numpy(), A @ B, rtol=1e-5)
+    np.testing.assert_array_equal(tnp.matrix_transpose(tf.constant(A)).numpy(), A.T)
+    idx = np.array([3, 0, 0, 2])
+    np.testing.assert_array_equal(tnp.take(tf.constant(A), tf.constant(idx), axis=0).numpy(), A[idx])
+    assert tnp.asarray(A, dtype=tnp.float64).dtype == tf.float64
+    t = tf.constant(A)
+    assert tnp.asarray(t) is t and tnp.asarray(t, copy=True) is not t
+
+
+def test_backend_matmul_uses_transpose_flags_without_copies():
+    be = get_backend("tensorflow")
+    a, b = be.asarray(A), be.asarray(B.T.copy())
+    np.testing.assert_allclose(be.to_numpy(be.matmul(a, b, transpose_b=True)), A @ B, rtol=1e-5)
+    np.testing.assert_allclose(be.to_numpy(be.matmul(a, a, transpose_a=True)), A.T @ A, rtol=1e-5)
+
+
+def test_compiled_step_is_traced_once(tiny_data):
+    x, y = tiny_data
+    be = get_backend("tensorflow", mode="compiled")
+    traced = []
+    real_compile = be.compile
+
+    def spy(fn):
+        run = real_compile(fn)
+        traced.append(run.traced)
+        return run
+
+    be.compile = spy
+    try:
+        MLP([12, 8, 3], backend=be).fit(x, y, epochs=3, batch_size=10, verbose=False)  # 64 = 6*10 + 4
+    finally:
+        del be.compile
+    assert traced[0].experimental_get_tracing_count() == 1
+
+
+def test_gpu_request_without_gpu_is_unavailable():
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU is visible here")
+    with pytest.raises(BackendUnavailable, match="no GPU visible"):
+        get_backend("tensorflow", device="gpu")
+
+
+def test_threads_after_start_are_an_error_not_ignored():
+    code = ("import tensorflow as tf; from mlp_core import get_backend, MLPError\n"
+            "be = get_backend('tensorflow', threads=1); be.asarray([1.0])\n"
+            "print(be.describe()['intra_op_threads'])\n"
+            "try:\n    get_backend('tensorflow', threads=2)\nexcept MLPError as e:\n    print('error:', e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == "1", out.stderr
+    assert lines[1].startswith("error: TensorFlow thread counts can only be set before")
+
+
+def test_reproduces_the_keras_reference_model(mnist_t10k):
+    """Same initial weights, same batches: our cce/sigmoid/RMSprop/L2 step is Keras's step."""
+    keras = pytest.importorskip("keras")
+    (x, y), _ = mnist_t10k
+    x, y = x[:2000], y[:2000]
+    ours = MLP([784, 70, 30, 10], seed=5)
+    reg = keras.regularizers.l2(0.01)
+    ref = keras.Sequential([keras.Input((784,))] + [
+        keras.layers.Dense(n, activation="sigmoid", kernel_regularizer=reg) for n in (70, 30, 10)])
+    ref.compile(optimizer=keras.optimizers.RMSprop(), loss="categorical_crossentropy",
+                metrics=["accuracy"])
+    ref.set_weights(ours.get_weights())
+    keras_hist = ref.fit(x, np.eye(10)[y], epochs=2, batch_size=250, shuffle=False, verbose=0)
+    hist = ours.fit(x, y, epochs=2, batch_size=250, l2=0.01, shuffle=False, verbose=False)
+    for got, want in zip(ours.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=2e-5)
+    np.testing.assert_allclose(hist.history["loss"], keras_hist.history["loss"], rtol=1e-4)
+    np.testing.assert_allclose(hist.history["accuracy"], keras_hist.history["accuracy"], atol=2e-3)
