@@ -8,6 +8,7 @@ TensorFlow's start-up log is kept quiet unless ``MLP_TF_LOG`` is set.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, Callable
 
 import numpy as np
@@ -21,12 +22,23 @@ MODES = ("compiled", "eager")
 
 def import_tensorflow():
     """Import TensorFlow with its C++ and Python start-up logging quiet (unless MLP_TF_LOG)."""
-    if not os.environ.get("MLP_TF_LOG"):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    if "tensorflow" in sys.modules or os.environ.get("MLP_TF_LOG"):
+        import tensorflow as tf
 
-    if not os.environ.get("MLP_TF_LOG"):
-        tf.get_logger().setLevel("ERROR")
+        return tf
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TF's native start-up lines (oneDNN notice, absl preamble) are written to file descriptor 2
+    # before its log level applies, so stderr is pointed at /dev/null for the import alone.
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow as tf
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    tf.get_logger().setLevel("ERROR")
     return tf
 
 

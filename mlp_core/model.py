@@ -79,6 +79,7 @@ class MLP:
         self.params = [self.backend.asarray(p, self.dtype) for p in host]
         self.l1 = self.l2 = 0.0  # the penalties of the last fit, used by evaluate()
         self.history: History | None = None
+        self._batch_fns: dict[tuple, Any] = {}  # compiled train steps, reused by later fits
 
     # -- description ------------------------------------------------------------------------
     @property
@@ -99,23 +100,42 @@ class MLP:
         """Host copies of [W1, b1, W2, b2, ...]."""
         return [np.array(self.backend.to_numpy(p)) for p in self.params]
 
-    def _network(self) -> Network:
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Replace [W1, b1, W2, b2, ...] with host arrays of the same shapes."""
+        current = self.get_weights()
+        if len(weights) != len(current) or any(
+                np.shape(w) != c.shape for w, c in zip(weights, current)):
+            raise MLPError(f"set_weights needs {len(current)} arrays of shapes "
+                           f"{[c.shape for c in current]}")
+        self.params = [self.backend.asarray(w, self.dtype) for w in weights]
+
+    def _network(self, input_delta: bool = False) -> Network:
         acts = (self.hidden_activation,) * (len(self.layers) - 2) + (self.output_activation,)
-        return Network(acts, self.loss, self.l1, self.l2)
+        return Network(acts, self.loss, self.l1, self.l2, input_delta)
+
+    def _train_batch_fn(self, net: Network, opt: Optimizer):
+        """The compiled batch step for this network and optimizer, traced once and then reused."""
+        key = (net, json.dumps(opt.config(), sort_keys=True))
+        if key not in self._batch_fns:
+            self._batch_fns[key] = self.backend.compile(
+                make_train_batch(self.backend, make_train_step(self.backend, net, opt)))
+        return self._batch_fns[key]
 
     # -- training ---------------------------------------------------------------------------
     def fit(self, x: Any, y: Any, epochs: int = 35, batch_size: int = 500,
             optimizer: str | Optimizer = "rmsprop", learning_rate: float | None = None,
             l1: float = 0.0, l2: float = 0.0, shuffle: bool = True,
             validation_data: tuple[Any, Any] | None = None, eval_every: int = 1,
-            eval_train: bool = False, verbose: bool = True) -> History:
+            eval_train: bool = False, verbose: bool = True,
+            propagate_input_delta: bool = False) -> History:
         """Train with mini-batches; return the per-epoch :class:`History`.
 
         Training metrics are tracked from the batches as they are computed (as Keras does). A
         full-set evaluation pass, timed apart, runs every ``eval_every`` epochs (0: never) over
         ``validation_data`` if given and over the training set if ``eval_train``. A loss that turns
         NaN or infinite stops training, keeps the last good weights and sets
-        ``history.stop_reason``.
+        ``history.stop_reason``. ``propagate_input_delta`` computes the input layer's delta that
+        nothing uses, as the seed experiment's original code did (only to measure its cost).
         """
         be, xp = self.backend, self.backend.xp
         x, y = self._check_xy(x, y, "training")
@@ -130,10 +150,9 @@ class MLP:
                 raise MLPError(f"{name} must be a number >= 0, got {value!r}")
         opt = get_optimizer(optimizer, learning_rate=learning_rate)
         self.l1, self.l2 = float(l1), float(l2)
-        net = self._network()
+        net = self._network(bool(propagate_input_delta))
         n = x.shape[0]
-
-        batch_fn = be.compile(make_train_batch(be, make_train_step(be, net, opt)))
+        batch_fn = self._train_batch_fn(net, opt)
         t_transfer = perf_counter()
         x_dev, y_dev = be.asarray(x, self.dtype), be.asarray(self._one_hot(y), self.dtype)
         evals = []

@@ -1,9 +1,100 @@
-"""``mlp-core bench`` (placeholder until the benchmark lands)."""
+"""``mlp-core bench``: every implementation side by side across batch sizes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
 
 
 def add_bench_parser(sub) -> None:
-    pass
+    from ..cli import _int_list, add_model_args
+    from .runner import DEFAULT_BATCH_SIZES, DEFAULT_IMPLS
+
+    b = sub.add_parser("bench", help="time implementations side by side with the Keras reference",
+                       description="Each measurement runs in a fresh process after a warm-up "
+                       "epoch; implementations are interleaved; rows are saved as they finish, "
+                       "and rerunning the same command resumes an interrupted run.")
+    add_model_args(b)
+    g = b.add_argument_group("what to measure")
+    g.add_argument("--impl", default=",".join(DEFAULT_IMPLS),
+                   help="comma-separated: numpy, array-api-strict, tensorflow, tensorflow-eager, "
+                   "tensorflow-xla, cupy, keras; modifiers +f64, +input-delta "
+                   "(default: %(default)s)")
+    g.add_argument("--batch-sizes", type=_int_list, default=list(DEFAULT_BATCH_SIZES),
+                   help="(default: 100,500,1000,10000,60000)")
+    g.add_argument("--repeat", type=int, default=3, help="runs per cell (default: %(default)s)")
+    g.add_argument("--threads", type=int, help="compute threads for every implementation")
+    g.add_argument("--device", help="cpu or gpu")
+    g.add_argument("--no-floor", action="store_true", help="skip the matrix-product floor")
+    g.add_argument("--no-warmup", action="store_true", help="time the first epoch cold")
+    g.add_argument("--out", default="results", help="output folder (default: %(default)s)")
+    g.add_argument("--fresh", action="store_true", help="set earlier results in --out aside")
 
 
-def cmd_bench(args) -> int:
-    raise NotImplementedError
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ..errors import MLPError
+    from .report import markdown_table, summarize, write_reports
+    from .runner import BenchConfig, make_plan, run_benchmark
+
+    cfg = BenchConfig(
+        dataset=args.dataset, data_dir=args.data_dir, scaler=args.scaler, layers=args.layers,
+        activation=args.activation, output=args.output, loss=args.loss, init=args.init,
+        optimizer=args.optimizer, lr=args.lr, l1=args.l1, l2=args.l2, epochs=args.epochs,
+        seed=args.seed, dtype=args.dtype, threads=args.threads, device=args.device,
+        warmup=not args.no_warmup, impls=[s for s in args.impl.split(",") if s.strip()],
+        batch_sizes=args.batch_sizes, repeats=args.repeat, floor=not args.no_floor)
+    if args.momentum is not None or args.decay is not None or args.init_scale != 1.0:
+        raise MLPError("bench does not take --momentum, --decay or --init-scale (the Keras "
+                       "reference could not match them)")
+    plan = make_plan(cfg)
+    for impl, why in plan.skipped.items():
+        print(f"mlp-core bench: skipping {impl}: {why}", file=sys.stderr)
+    bar = _progress_bar()
+
+    def progress(i, total, row):
+        status = (f"{row['fit_time']:.2f} s" + (f", acc {row['test_accuracy']:.4f}"
+                  if row.get("test_accuracy") is not None else "")
+                  if row.get("status") == "ok" else f"FAILED: {row.get('error')}")
+        line = f"[{i}/{total}] {row['impl']} batch {row['batch_size']} run {row['repeat'] + 1}: {status}"
+        bar(line, total)
+
+    out = Path(args.out)
+    try:
+        rows, skipped = run_benchmark(cfg, out, fresh=args.fresh, progress=progress)
+    except KeyboardInterrupt:
+        from .runner import load_rows
+
+        rows = [r for r in load_rows(out) if r.get("config") == cfg.training()]
+        write_reports(rows, out, plan.skipped)
+        print(f"mlp-core bench: interrupted; {len(rows)} finished measurements kept in "
+              f"{out}; run the same command to resume", file=sys.stderr)
+        return 130
+    finally:
+        bar(None, 0)
+    written = write_reports(rows, out, skipped)
+    print(markdown_table(summarize(rows)))
+    print("wrote " + ", ".join(str(p) for p in [out / "results.jsonl", *written]), file=sys.stderr)
+    return 0 if all(r.get("status") == "ok" for r in rows) else 1
+
+
+def _progress_bar():
+    """A tqdm bar on a terminal, plain lines otherwise; call with (line, total), (None, 0) closes."""
+    state = {}
+
+    def update(line, total):
+        if line is None:
+            if "bar" in state:
+                state["bar"].close()
+            return
+        if not sys.stderr.isatty():
+            print(line, file=sys.stderr, flush=True)
+            return
+        if "bar" not in state:
+            from tqdm.auto import tqdm
+
+            state["bar"] = tqdm(total=total, unit="run", file=sys.stderr)
+        state["bar"].write(line)
+        state["bar"].update(1)
+
+    return update

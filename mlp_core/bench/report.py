@@ -1,0 +1,160 @@
+"""Summaries of benchmark rows: medians, spread, ratios to Keras and to the floor; table and plot."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from pathlib import Path
+
+from ..fileio import atomic_write_bytes, atomic_write_text
+
+COLUMNS = ["impl", "batch_size", "runs", "median_s", "min_s", "max_s", "spread_pct", "per_epoch_s",
+           "vs_keras", "vs_floor", "test_accuracy", "peak_rss_mb", "rss_vs_keras", "threads"]
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """One summary per (implementation, batch size) from its successful rows."""
+    cells: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r.get("status") == "ok":
+            cells.setdefault((r["impl"], r["batch_size"]), []).append(r)
+
+    def median(key, group):
+        values = [g[key] for g in group if g.get(key) is not None]
+        return statistics.median(values) if values else None
+
+    med = {k: median("fit_time", g) for k, g in cells.items()}
+    rss = {k: median("peak_rss_mb", g) for k, g in cells.items()}
+    out = []
+    for (impl, bs), group in sorted(cells.items(), key=lambda kv: (kv[0][1], _order(kv[0][0]))):
+        times = [g["fit_time"] for g in group]
+        library = group[0].get("library")
+        keras, floor = med.get(("keras", bs)), med.get((f"floor-{library}", bs))
+        m = med[(impl, bs)]
+        out.append({
+            "impl": impl, "batch_size": bs, "runs": len(group), "median_s": m,
+            "min_s": min(times), "max_s": max(times),
+            "spread_pct": 100 * (max(times) - min(times)) / m if m else None,
+            "per_epoch_s": median("time_per_epoch", group),
+            "vs_keras": m / keras if keras and impl != "keras" else None,
+            "vs_floor": m / floor if floor and not impl.startswith("floor-") else None,
+            "test_accuracy": median("test_accuracy", group),
+            "peak_rss_mb": None if impl.startswith("floor-") else rss[(impl, bs)],
+            "rss_vs_keras": (rss[(impl, bs)] / rss[("keras", bs)]
+                             if ("keras", bs) in rss and impl not in ("keras",)
+                             and not impl.startswith("floor-") else None),
+            "threads": group[0].get("threads"),
+        })
+    return out
+
+
+def _order(impl: str) -> tuple:
+    return (impl.startswith("floor-"), impl == "keras", impl)
+
+
+def _fmt(value, key: str) -> str:
+    if value is None:
+        return ""
+    if key in ("vs_keras", "vs_floor", "rss_vs_keras"):
+        return f"{value:.2f}x"
+    if key == "spread_pct":
+        return f"{value:.0f}%"
+    if key == "test_accuracy":
+        return f"{value:.4f}"
+    if key == "peak_rss_mb":
+        return f"{value:.0f}"
+    if isinstance(value, float):
+        return f"{value:.3f}" if key == "per_epoch_s" else f"{value:.2f}"
+    return str(value)
+
+
+def markdown_table(summary: list[dict]) -> str:
+    head = ["implementation", "batch", "runs", "median s", "min s", "max s", "spread", "s/epoch",
+            "vs Keras", "vs floor", "test acc", "peak RSS MB", "RSS vs Keras", "threads"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for s in summary:
+        lines.append("| " + " | ".join(_fmt(s[c], c) for c in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def environment_line(rows: list[dict]) -> str:
+    ok = [r for r in rows if r.get("status") == "ok"]
+    if not ok:
+        return ""
+    versions: dict = {}
+    for r in ok:
+        versions.update(r.get("versions", {}))
+    cfg = ok[0]["config"]
+    return (f"CPU: {ok[0].get('cpu')} ({ok[0].get('cpu_count')} cores); "
+            + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
+            + f". Dataset {cfg['dataset']}, layers {cfg['layers']}, {cfg['activation']}/"
+              f"{cfg['output']}, loss {cfg['loss']}, {cfg['optimizer']}, L2 {cfg['l2']}, "
+              f"{cfg['epochs']} epochs, {cfg['dtype']}, threads {cfg['threads'] or 'default'}.")
+
+
+def write_reports(rows: list[dict], out_dir: str | Path, skipped: dict[str, str] | None = None,
+                  plot: bool = True) -> list[Path]:
+    """``summary.md``, ``summary.csv`` and (with matplotlib) ``plot.png``, each written atomically."""
+    out = Path(out_dir)
+    summary = summarize(rows)
+    errors = [r for r in rows if r.get("status") != "ok"]
+    md = ["# mlp-core benchmark", "", environment_line(rows), "",
+          "Median training time (`fit` wall time, after a warm-up epoch, each run in a fresh "
+          "process); `vs Keras` and `vs floor` divide medians of the same batch size. The floor "
+          "is the matrix products of the epochs alone in the implementation's library.", "",
+          markdown_table(summary)]
+    if skipped:
+        md += ["", "Not measured: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()) + "."]
+    if errors:
+        md += ["", "Failed measurements:"] + [
+            f"- {r['impl']} batch {r['batch_size']} run {r['repeat']}: {r.get('error')}" for r in errors]
+    written = [out / "summary.md", out / "summary.csv"]
+    atomic_write_text(written[0], "\n".join(md) + "\n")
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS)
+    w.writeheader()
+    w.writerows(summary)
+    atomic_write_text(written[1], buf.getvalue())
+    if plot and summary:
+        png = plot_summary(summary)
+        if png is not None:
+            atomic_write_bytes(out / "plot.png", png)
+            written.append(out / "plot.png")
+    return written
+
+
+def plot_summary(summary: list[dict]) -> bytes | None:
+    """Train time against batch size per implementation, and the ratio to Keras (PNG bytes)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    impls = list(dict.fromkeys(s["impl"] for s in summary))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+    for impl in impls:
+        pts = sorted((s["batch_size"], s["median_s"], s["min_s"], s["max_s"], s["vs_keras"])
+                     for s in summary if s["impl"] == impl)
+        bs = [p[0] for p in pts]
+        style = {"linestyle": "--", "marker": None} if impl.startswith("floor-") else {"marker": "o"}
+        ax1.errorbar(bs, [p[1] for p in pts], yerr=[[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]],
+                     label=impl, capsize=3, **style)
+        ratio = [(b, p[4]) for b, p in zip(bs, pts) if p[4] is not None]
+        if ratio:
+            ax2.plot([r[0] for r in ratio], [r[1] for r in ratio], label=impl, **style)
+    ax1.set(xscale="log", yscale="log", xlabel="batch size", ylabel="training time (s, median)",
+            title="Training time by batch size")
+    ax2.axhline(1.0, color="grey", linewidth=1)
+    ax2.set(xscale="log", xlabel="batch size", ylabel="time / Keras time",
+            title="Relative to the Keras reference (below 1: faster)")
+    for ax in (ax1, ax2):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()

@@ -1,0 +1,159 @@
+"""Run the benchmark: every (repeat, batch size, implementation) in a fresh process, interleaved.
+
+Rows are appended to ``results.jsonl`` as soon as each measurement ends, so an interrupted run
+keeps everything it finished, and running the same command again resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from ..errors import MLPError
+from .impls import ImplSpec, floor_for, parse_impl
+
+DEFAULT_IMPLS = ("numpy", "tensorflow", "keras")
+DEFAULT_BATCH_SIZES = (100, 500, 1000, 10000, 60000)
+RESULTS = "results.jsonl"
+
+
+@dataclass
+class BenchConfig:
+    """What is trained (the seed configuration by default) and what is measured."""
+
+    dataset: str = "fashion-mnist"
+    data_dir: str | None = None
+    scaler: str = "divide255"
+    layers: list[int] = field(default_factory=lambda: [70, 30])
+    activation: str = "sigmoid"
+    output: str = "sigmoid"
+    loss: str = "cce"
+    init: str = "glorot"
+    optimizer: str = "rmsprop"
+    lr: float | None = None
+    l1: float = 0.0
+    l2: float = 0.01
+    epochs: int = 35
+    seed: int = 0
+    dtype: str = "float32"
+    threads: int | None = None
+    device: str | None = None
+    warmup: bool = True
+    impls: list[str] = field(default_factory=lambda: list(DEFAULT_IMPLS))
+    batch_sizes: list[int] = field(default_factory=lambda: list(DEFAULT_BATCH_SIZES))
+    repeats: int = 3
+    floor: bool = True
+
+    def training(self) -> dict:
+        """The part every row must share for rows to be comparable (and resumable)."""
+        d = asdict(self)
+        for k in ("impls", "batch_sizes", "repeats", "floor"):
+            d.pop(k)
+        return d
+
+
+@dataclass
+class Plan:
+    jobs: list[dict]
+    skipped: dict[str, str]  # implementation -> why it cannot run here
+
+
+def make_plan(cfg: BenchConfig) -> Plan:
+    """Validate the config and list the measurements, interleaved: A B C A B C ..."""
+    if cfg.repeats < 1:
+        raise MLPError(f"repeats must be >= 1, got {cfg.repeats}")
+    if not cfg.batch_sizes or any(b < 1 for b in cfg.batch_sizes):
+        raise MLPError(f"batch sizes must be positive integers, got {cfg.batch_sizes}")
+    if cfg.epochs < 1:
+        raise MLPError(f"epochs must be >= 1, got {cfg.epochs}")
+    if not cfg.impls:
+        raise MLPError("no implementation to measure")
+    specs: list[ImplSpec] = []
+    for name in cfg.impls:
+        spec = parse_impl(name)
+        if spec.spec not in [s.spec for s in specs]:
+            specs.append(spec)
+    skipped = {s.spec: f"{', '.join(s.missing())} not installed" for s in specs if s.missing()}
+    runnable = [s for s in specs if s.spec not in skipped]
+    if cfg.floor:
+        for lib in dict.fromkeys(s.library for s in runnable):
+            runnable.append(floor_for(lib))
+    jobs = [{"impl": s.spec, "batch_size": b, "repeat": r}
+            for r in range(cfg.repeats) for b in cfg.batch_sizes for s in runnable]
+    return Plan(jobs, skipped)
+
+
+def load_rows(out_dir: Path) -> list[dict]:
+    path = out_dir / RESULTS
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a crash: that measurement is simply redone
+    return rows
+
+
+def _key(row: dict) -> tuple:
+    return row["impl"], row["batch_size"], row["repeat"]
+
+
+def run_job_subprocess(job: dict, config: dict, timeout: float | None = None) -> dict:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    proc = subprocess.run([sys.executable, "-m", "mlp_core.bench.worker",
+                           json.dumps({**job, "config": config})],
+                          capture_output=True, text=True, env=env, timeout=timeout)
+    lines = proc.stdout.strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        return {"status": "error", "error": f"worker exited {proc.returncode}: {' | '.join(tail)}"}
+
+
+def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = False,
+                  progress: Callable[[int, int, dict], None] | None = None,
+                  run_job: Callable[[dict, dict], dict] = run_job_subprocess) -> list[dict]:
+    """Run (or resume) the benchmark into ``out_dir``; return every row of this configuration.
+
+    Rows of an earlier run with the same training configuration are kept and their measurements
+    skipped; an earlier run of another configuration is an error unless ``fresh``.
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MLPError(f"cannot create {out}: {exc.strerror or exc}") from None
+    plan = make_plan(cfg)
+    training = cfg.training()
+    rows = load_rows(out)
+    if rows and fresh:
+        (out / RESULTS).rename(out / f"results-{datetime.now():%Y%m%d-%H%M%S}.jsonl")
+        rows = []
+    if rows and any(r.get("config") != training for r in rows):
+        raise MLPError(f"{out / RESULTS} holds results of another configuration; "
+                       "use another --out, or --fresh to set them aside")
+    done = {_key(r) for r in rows if r.get("status") == "ok"}
+    todo = [j for j in plan.jobs if _key(j) not in done]
+    with open(out / RESULTS, "a") as f:
+        for i, job in enumerate(todo, 1):
+            result = run_job(job, training)
+            row = {**job, **result, "config": training,
+                   "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            f.write(json.dumps(row, default=str) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+            rows.append(row)
+            if progress:
+                progress(i, len(todo), row)
+    wanted = {_key(j) for j in plan.jobs}
+    return [r for r in rows if _key(r) in wanted], plan.skipped

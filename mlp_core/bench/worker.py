@@ -1,0 +1,218 @@
+"""One measurement, in a fresh process: ``python -m mlp_core.bench.worker '<job as JSON>'``.
+
+It prints one JSON line with the result. A fresh process per measurement keeps thread settings,
+allocators and compiled functions of one implementation from leaking into the next.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import sys
+import traceback
+from time import perf_counter
+
+import numpy as np
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux, bytes on macOS
+    scale = 1 / 1024 / 1024 if sys.platform == "darwin" else 1 / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def _data(cfg: dict):
+    from mlp_core.data import load_dataset
+
+    return load_dataset(cfg["dataset"], cfg.get("data_dir"), scaler=cfg.get("scaler", "divide255"))
+
+
+def _initial_weights(cfg: dict, sizes: list[int], dtype: str) -> list[np.ndarray]:
+    from mlp_core.initializers import init_params
+
+    return init_params(sizes, cfg["init"], 1.0, np.random.default_rng(cfg["seed"]), dtype)
+
+
+WARMUP_STEPS = 200  # TF's runtime needs more than its first call to settle: warm up by steps
+
+
+def warmup_epochs(n: int, batch_size: int) -> int:
+    """Enough epochs to cover WARMUP_STEPS steps, at least 1 and at most 5."""
+    per_epoch = -(-n // batch_size)
+    return max(1, min(5, -(-WARMUP_STEPS // per_epoch)))
+
+
+def run_ours(impl, cfg: dict, batch_size: int) -> dict:
+    from mlp_core import MLP, get_backend
+    from mlp_core.bench.impls import BASES
+    from mlp_core.optimizers import get_optimizer
+
+    _, backend_name, options = BASES[impl.base]
+    options = dict(options)
+    if cfg.get("threads"):
+        options["threads"] = cfg["threads"]
+    be = get_backend(backend_name, cfg.get("device"), **options)
+    ds = _data(cfg)
+    dtype = impl.dtype or cfg["dtype"]
+    sizes = [ds.x_train.shape[1], *cfg["layers"], ds.n_classes]
+    model = MLP(sizes, activation=cfg["activation"], output=cfg["output"], loss=cfg["loss"],
+                init=cfg["init"], seed=cfg["seed"], dtype=dtype, backend=be)
+    initial = model.get_weights()
+    fit_args = dict(batch_size=batch_size, l1=cfg["l1"], l2=cfg["l2"], verbose=False,
+                    propagate_input_delta="input-delta" in impl.modifiers)
+
+    def optimizer():
+        return get_optimizer(cfg["optimizer"], learning_rate=cfg.get("lr"))
+
+    if cfg.get("warmup", True):  # traces compiled steps, warms caches and allocators
+        model.fit(ds.x_train, ds.y_train, epochs=warmup_epochs(len(ds.x_train), batch_size),
+                  optimizer=optimizer(), **fit_args)
+        model.set_weights(initial)
+        model.rng = np.random.default_rng(cfg["seed"])
+    be.synchronize()
+    t0 = perf_counter()
+    history = model.fit(ds.x_train, ds.y_train, epochs=cfg["epochs"], optimizer=optimizer(),
+                        **fit_args)
+    be.synchronize()
+    fit_time = perf_counter() - t0
+    result = model.evaluate(ds.x_test, ds.y_test)
+    info = be.describe()
+    return {"fit_time": fit_time, "train_time": history.train_time,
+            "phases": history.phase_totals(), "epochs_run": history.epochs,
+            "final_loss": history.history["loss"][-1] if history.epochs else None,
+            "test_accuracy": result["accuracy"], "dtype": dtype, "backend": info,
+            "threads": info.get("blas_threads", info.get("intra_op_threads")),
+            "gpu_peak_mb": _gpu_peak_mb(be), "stop_reason": history.stop_reason}
+
+
+def _gpu_peak_mb(be) -> float | None:
+    if be.device != "gpu":
+        return None
+    if be.name == "cupy":
+        import cupy
+
+        return cupy.get_default_memory_pool().total_bytes() / 2**20
+    if be.name == "tensorflow":
+        return be.tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+    return None
+
+
+def run_keras(impl, cfg: dict, batch_size: int) -> dict:
+    """The seed's Keras reference model, from the same initial weights and data."""
+    from backends.tensorflow_backend import import_tensorflow, set_tf_threads
+
+    from mlp_core.errors import MLPError
+
+    tf = import_tensorflow()
+    if cfg.get("threads"):
+        set_tf_threads(tf, cfg["threads"], None)
+    import keras
+
+    dtype = impl.dtype or cfg["dtype"]
+    keras.backend.set_floatx(dtype)
+    losses = {"cce": "categorical_crossentropy", "mse": "mean_squared_error"}
+    if cfg["loss"] not in losses:
+        raise MLPError(f"the keras reference supports loss cce and mse, not {cfg['loss']!r}")
+    act = {"identity": "linear"}
+    ds = _data(cfg)
+    sizes = [ds.x_train.shape[1], *cfg["layers"], ds.n_classes]
+    reg = keras.regularizers.L1L2(l1=cfg["l1"], l2=cfg["l2"]) if (cfg["l1"] or cfg["l2"]) else None
+    layers = [keras.layers.Dense(n, activation=act.get(a, a), kernel_regularizer=reg)
+              for n, a in zip(sizes[1:], [cfg["activation"]] * (len(sizes) - 2) + [cfg["output"]])]
+    device = "/GPU:0" if cfg.get("device") == "gpu" else "/CPU:0"
+    with tf.device(device):
+        model = keras.Sequential([keras.Input((sizes[0],)), *layers])
+        opt = {"sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop,
+               "adam": keras.optimizers.Adam}[cfg["optimizer"]]
+        model.compile(optimizer=opt(**({"learning_rate": cfg["lr"]} if cfg.get("lr") else {})),
+                      loss=losses[cfg["loss"]], metrics=["accuracy"])
+        initial = _initial_weights(cfg, sizes, dtype)
+        model.set_weights(initial)
+        model.optimizer.build(model.trainable_variables)
+        fresh_state = [v.numpy() for v in model.optimizer.variables]  # iterations, lr, slots
+        x, y = ds.x_train.astype(dtype), np.eye(ds.n_classes, dtype=dtype)[ds.y_train]
+        if cfg.get("warmup", True):
+            model.fit(x, y, epochs=warmup_epochs(len(x), batch_size), batch_size=batch_size,
+                      verbose=0)
+            model.set_weights(initial)
+            for v, value in zip(model.optimizer.variables, fresh_state):
+                v.assign(value)
+        t0 = perf_counter()
+        hist = model.fit(x, y, epochs=cfg["epochs"], batch_size=batch_size, shuffle=True, verbose=0)
+        fit_time = perf_counter() - t0
+        _, accuracy = model.evaluate(ds.x_test.astype(dtype), np.eye(ds.n_classes)[ds.y_test],
+                                     batch_size=10_000, verbose=0)
+    gpu_peak = (tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+                if cfg.get("device") == "gpu" else None)
+    return {"fit_time": fit_time, "train_time": fit_time, "phases": {},
+            "epochs_run": len(hist.history["loss"]), "final_loss": hist.history["loss"][-1],
+            "test_accuracy": float(accuracy), "dtype": dtype, "gpu_peak_mb": gpu_peak,
+            "backend": {"backend": "keras", "keras": keras.__version__, "tensorflow": tf.__version__},
+            "threads": tf.config.threading.get_intra_op_parallelism_threads() or "default"}
+
+
+def run_floor(impl, cfg: dict, batch_size: int) -> dict:
+    from mlp_core.bench.floor import measure_floor
+    from mlp_core.data import DATASETS
+
+    if impl.library == "numpy" and cfg.get("threads"):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(cfg["threads"], user_api="blas")
+    if impl.library == "tensorflow" and cfg.get("threads"):
+        from backends.tensorflow_backend import import_tensorflow, set_tf_threads
+
+        set_tf_threads(import_tensorflow(), cfg["threads"], None)
+    ds = _data(cfg) if cfg["dataset"] not in DATASETS else None
+    n = ds.x_train.shape[0] if ds else 60_000
+    sizes = [784, *cfg["layers"], 10]
+    per_epoch = measure_floor(impl.library, sizes, n, batch_size, cfg["dtype"],
+                              cfg.get("device") or "cpu")
+    return {"fit_time": per_epoch * cfg["epochs"], "train_time": per_epoch * cfg["epochs"],
+            "floor_per_epoch": per_epoch, "phases": {}, "epochs_run": cfg["epochs"],
+            "test_accuracy": None, "dtype": cfg["dtype"], "threads": cfg.get("threads")}
+
+
+def environment() -> dict:
+    from mlp_core.cli import cpu_model
+
+    versions = {"python": platform.python_version(), "numpy": np.__version__}
+    for mod in ("tensorflow", "keras", "cupy", "array_api_compat"):
+        m = sys.modules.get(mod)
+        if m is not None:
+            versions[mod] = getattr(m, "__version__", "?")
+    return {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "versions": versions}
+
+
+def run_job(job: dict) -> dict:
+    from mlp_core.bench.impls import parse_impl
+
+    impl = parse_impl(job["impl"]) if not job["impl"].startswith("floor-") else None
+    if impl is None:
+        from mlp_core.bench.impls import floor_for
+
+        impl = floor_for(job["impl"][len("floor-"):])
+    runner = run_floor if impl.is_floor else run_keras if impl.base == "keras" else run_ours
+    result = runner(impl, job["config"], job["batch_size"])
+    epochs = result.get("epochs_run") or 1
+    result["time_per_epoch"] = result["fit_time"] / epochs
+    result["library"] = impl.library
+    result["peak_rss_mb"] = _peak_rss_mb()
+    return {**result, **environment()}
+
+
+def main() -> int:
+    job = json.loads(sys.argv[1])
+    try:
+        result = {"status": "ok", **run_job(job)}
+    except Exception as exc:  # reported in the row, the bench goes on with the next measurement
+        result = {"status": "error", "error": f"{type(exc).__name__}: {exc}",
+                  "traceback": traceback.format_exc(limit=5)}
+    print(json.dumps(result, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
