@@ -1,0 +1,44 @@
+"""Train the seed network on every backend available here, side by side with Keras.
+
+    python examples/compare_backends.py --epochs 35 --batch-sizes 500,10000 --out results/compare
+
+The implementations default to every one installed here; MLP_BACKEND, if set, narrows the list to
+that backend (plus the Keras reference). The same as ``mlp-core bench``, from Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import backends
+from mlp_core.bench.report import markdown_table, summarize, write_reports
+from mlp_core.bench.runner import BenchConfig, run_benchmark
+
+CANDIDATES = ["numpy", "tensorflow", "tensorflow-eager", "cupy", "keras"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="fashion-mnist")
+    p.add_argument("--epochs", type=int, default=35)
+    p.add_argument("--batch-sizes", default="500,10000")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--out", default="results/compare")
+    args = p.parse_args()
+
+    chosen = os.environ.get("MLP_BACKEND")
+    impls = [chosen, "keras"] if chosen else CANDIDATES
+    available = [i for i in impls if i == "keras" or not backends.missing_libraries(i.split("-")[0])]
+    cfg = BenchConfig(dataset=args.dataset, epochs=args.epochs, impls=available,
+                      batch_sizes=[int(b) for b in args.batch_sizes.split(",")],
+                      repeats=args.repeat, device=os.environ.get("MLP_DEVICE"))
+    rows, skipped = run_benchmark(cfg, args.out, progress=lambda i, n, r: print(
+        f"[{i}/{n}] {r['impl']} batch {r['batch_size']}: "
+        + (f"{r['fit_time']:.2f} s" if r.get("status") == "ok" else r.get("error", "")), flush=True))
+    write_reports(rows, args.out, skipped)
+    print(markdown_table(summarize(rows)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""The benchmark end to end on a tiny configuration; interruption, resume and bad arguments."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from mlp_core import MLPError
+from mlp_core.bench.impls import parse_impl
+from mlp_core.bench.report import summarize, write_reports
+from mlp_core.bench.runner import BenchConfig, load_rows, make_plan, run_benchmark
+from mlp_core.cli import main
+
+from .test_data import write_idx_dataset
+
+
+@pytest.fixture
+def toy_cfg(tmp_path):
+    write_idx_dataset(tmp_path / "data", n_train=300, n_test=60)
+    return BenchConfig(dataset="mnist", data_dir=str(tmp_path / "data"), epochs=1,
+                       impls=["numpy", "array-api-strict", "keras"], batch_sizes=[50, 300],
+                       repeats=1)
+
+
+def test_bench_end_to_end(toy_cfg, tmp_path):
+    out = tmp_path / "out"
+    rows, skipped = run_benchmark(toy_cfg, out)
+    impls = {"numpy", "array-api-strict", "floor-numpy"}
+    if "keras" not in skipped:
+        impls |= {"keras", "floor-tensorflow"}
+    assert {r["impl"] for r in rows} == impls
+    assert all(r["status"] == "ok" for r in rows), [r.get("error") for r in rows]
+    assert len(rows) == len(impls) * 2
+    lines = (out / "results.jsonl").read_text().splitlines()
+    for row in map(json.loads, lines):
+        assert row["fit_time"] > 0 and row["peak_rss_mb"] > 0 and row["cpu"]
+        assert row["config"]["dataset"] == "mnist" and row["versions"]["numpy"]
+    ours = [r for r in rows if r["impl"] == "numpy"]
+    assert all(0 <= r["test_accuracy"] <= 1 and r["phases"]["batches"] > 0 for r in ours)
+    written = write_reports(rows, out, skipped)
+    table = (out / "summary.md").read_text()
+    assert "| numpy | 50 |" in table and "vs floor" in table
+    with open(out / "summary.csv") as f:
+        summary = list(csv.DictReader(f))
+    assert {s["impl"] for s in summary} == impls
+    numpy_row = next(s for s in summary if s["impl"] == "numpy" and s["batch_size"] == "50")
+    assert float(numpy_row["vs_floor"]) > 0
+    if "keras" in impls:
+        assert float(numpy_row["vs_keras"]) > 0
+    pytest.importorskip("matplotlib")
+    assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out / "plot.png" in written
+
+
+def fake_job(job, config):
+    """Stands in for the worker: instant, deterministic rows."""
+    return {"status": "ok", "fit_time": 1.0 + job["repeat"], "time_per_epoch": 1.0,
+            "test_accuracy": 0.5, "peak_rss_mb": 100.0, "library": "numpy"}
+
+
+def test_interrupted_run_keeps_rows_and_resumes(tmp_path):
+    cfg = BenchConfig(impls=["numpy"], batch_sizes=[10, 20], repeats=2)
+    calls = []
+
+    def interrupted(job, config):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(job)
+        return fake_job(job, config)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(cfg, tmp_path, run_job=interrupted)
+    assert len(load_rows(tmp_path)) == 3  # every finished measurement is on disk
+    resumed = []
+    rows, _ = run_benchmark(cfg, tmp_path, run_job=lambda j, c: resumed.append(j) or fake_job(j, c))
+    assert len(rows) == 8 and len(resumed) == 5  # only the missing measurements ran
+    keys = {(r["impl"], r["batch_size"], r["repeat"]) for r in rows}
+    assert len(keys) == 8
+
+
+def test_a_truncated_last_line_is_redone(tmp_path):
+    cfg = BenchConfig(impls=["numpy"], batch_sizes=[10], repeats=1, floor=False)
+    run_benchmark(cfg, tmp_path, run_job=fake_job)
+    text = (tmp_path / "results.jsonl").read_text()
+    (tmp_path / "results.jsonl").write_text(text[: len(text) // 2])  # a crash mid-write
+    ran = []
+    rows, _ = run_benchmark(cfg, tmp_path, run_job=lambda j, c: ran.append(j) or fake_job(j, c))
+    assert len(ran) == 1 and len(rows) == 1
+
+
+def test_other_configuration_in_out_dir_is_refused(tmp_path):
+    run_benchmark(BenchConfig(impls=["numpy"], batch_sizes=[10], repeats=1), tmp_path, run_job=fake_job)
+    other = BenchConfig(impls=["numpy"], batch_sizes=[10], repeats=1, epochs=3)
+    with pytest.raises(MLPError, match="another configuration.*--fresh"):
+        run_benchmark(other, tmp_path, run_job=fake_job)
+    rows, _ = run_benchmark(other, tmp_path, fresh=True, run_job=fake_job)
+    assert len(rows) == 2 and len(list(tmp_path.glob("results-*.jsonl"))) == 1
+
+
+def test_plan_interleaves_implementations():
+    plan = make_plan(BenchConfig(impls=["numpy", "array-api-strict"], batch_sizes=[10, 20],
+                                 repeats=2))
+    order = [(j["repeat"], j["batch_size"], j["impl"]) for j in plan.jobs]
+    assert order[:3] == [(0, 10, "numpy"), (0, 10, "array-api-strict"), (0, 10, "floor-numpy")]
+    assert order[3][1] == 20 and order[6][0] == 1
+
+
+def test_summary_ratios():
+    rows = [{"status": "ok", "impl": i, "batch_size": 10, "repeat": r, "fit_time": t,
+             "time_per_epoch": t, "peak_rss_mb": m, "library": lib, "test_accuracy": None}
+            for i, lib, t, m in [("numpy", "numpy", 2.0, 200.0), ("keras", "tensorflow", 4.0, 800.0),
+                                 ("floor-numpy", "numpy", 1.0, 50.0)] for r in range(3)]
+    s = {x["impl"]: x for x in summarize(rows)}
+    assert s["numpy"]["vs_keras"] == pytest.approx(0.5)
+    assert s["numpy"]["vs_floor"] == pytest.approx(2.0)
+    assert s["numpy"]["rss_vs_keras"] == pytest.approx(0.25)
+    assert s["numpy"]["runs"] == 3 and s["numpy"]["spread_pct"] == 0
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("pytorch", "unknown implementation 'pytorch'"),
+    ("numpy+f16", "unknown modifier of 'numpy' 'f16'"),
+    ("keras+input-delta", "keras computes no input-layer delta"),
+])
+def test_bad_impl_specs(spec, message):
+    with pytest.raises(MLPError, match=message):
+        parse_impl(spec)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--impl", "pytorch"], "unknown implementation 'pytorch'"),
+    (["--repeat", "0"], "repeats must be >= 1"),
+    (["--epochs", "0"], "epochs must be >= 1"),
+    (["--impl", ""], "no implementation to measure"),
+])
+def test_bench_cli_bad_arguments(argv, message, tmp_path, capsys):
+    assert main(["bench", "--out", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("mlp-core: error:") and message in err[-1]
+
+
+def test_bench_cli_bad_batch_sizes(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "--out", str(tmp_path), "--batch-sizes", "0,10"])
+    assert exc.value.code == 2 and "expected positive integers" in capsys.readouterr().err
