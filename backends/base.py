@@ -74,8 +74,26 @@ class Backend:
         """Number of rows of ``x``, as a number usable in arithmetic with arrays of x's dtype."""
         return x.shape[0]
 
+    def batch_starts(self, n: int, batch_size: int):
+        """The first row of each batch: an iterable the epoch loop runs over."""
+        return range(0, n, batch_size)
+
+    def minimum(self, a, b):
+        """min of two batch offsets (Python ints here, tensors inside a traced loop)."""
+        return min(a, b)
+
     def gather_rows(self, x: Any, idx: Any) -> Any:
+        """Rows ``idx`` of ``x``. The result may be a buffer that the next gather from the same
+        array overwrites: the train loop uses each batch before it gathers the next."""
         return self.xp.take(x, idx, axis=0)
+
+    def sum_squares(self, w: Any) -> Any:
+        """sum(w * w), for the L2 penalty."""
+        return self.xp.sum(w * w)
+
+    def add_scaled(self, g: Any, w: Any, alpha: float) -> Any:
+        """g + alpha * w (may update g in place), for the penalties' gradients."""
+        return g + alpha * w
 
     def sigmoid(self, z: Any) -> Any:
         xp = self.xp

@@ -143,5 +143,12 @@ class TensorFlowBackend(Backend):
     def gather_rows(self, x, idx):
         return self.tf.gather(x, idx)
 
+    def batch_starts(self, n, batch_size):
+        # a tensor range: inside tf.function, autograph turns the epoch's for-loop into a graph loop
+        return self.tf.range(0, n, batch_size, dtype=self.tf.int64)
+
+    def minimum(self, a, b):
+        return self.tf.minimum(a, self.tf.cast(b, self.tf.int64))
+
     def sigmoid(self, z):
         return self.tf.math.sigmoid(z)

@@ -23,7 +23,7 @@ from .fileio import atomic_write_bytes
 from .history import History
 from .initializers import INITIALIZERS, init_params
 from .losses import get_loss
-from .network import Network, count_correct, forward, make_train_batch, make_train_step, penalty
+from .network import Network, count_correct, forward, make_train_epoch, make_train_step, penalty
 from .optimizers import Optimizer, get_optimizer
 from .progress import EpochProgress
 from .selection import get_backend
@@ -79,7 +79,7 @@ class MLP:
         self.params = [self.backend.asarray(p, self.dtype) for p in host]
         self.l1 = self.l2 = 0.0  # the penalties of the last fit, used by evaluate()
         self.history: History | None = None
-        self._batch_fns: dict[tuple, Any] = {}  # compiled train steps, reused by later fits
+        self._epoch_fns: dict[tuple, Any] = {}  # compiled epochs, reused by later fits
 
     # -- description ------------------------------------------------------------------------
     @property
@@ -113,13 +113,13 @@ class MLP:
         acts = (self.hidden_activation,) * (len(self.layers) - 2) + (self.output_activation,)
         return Network(acts, self.loss, self.l1, self.l2, input_delta)
 
-    def _train_batch_fn(self, net: Network, opt: Optimizer):
-        """The compiled batch step for this network and optimizer, traced once and then reused."""
-        key = (net, json.dumps(opt.config(), sort_keys=True))
-        if key not in self._batch_fns:
-            self._batch_fns[key] = self.backend.compile(
-                make_train_batch(self.backend, make_train_step(self.backend, net, opt)))
-        return self._batch_fns[key]
+    def _train_epoch_fn(self, net: Network, opt: Optimizer, batch_size: int):
+        """The compiled epoch for this network, optimizer and batch size, traced once, reused."""
+        key = (net, json.dumps(opt.config(), sort_keys=True), batch_size)
+        if key not in self._epoch_fns:
+            self._epoch_fns[key] = self.backend.compile(make_train_epoch(
+                self.backend, make_train_step(self.backend, net, opt), batch_size))
+        return self._epoch_fns[key]
 
     # -- training ---------------------------------------------------------------------------
     def fit(self, x: Any, y: Any, epochs: int = 35, batch_size: int = 500,
@@ -152,7 +152,7 @@ class MLP:
         self.l1, self.l2 = float(l1), float(l2)
         net = self._network(bool(propagate_input_delta))
         n = x.shape[0]
-        batch_fn = self._train_batch_fn(net, opt)
+        epoch_fn = self._train_epoch_fn(net, opt, batch_size)
         t_transfer = perf_counter()
         x_dev, y_dev = be.asarray(x, self.dtype), be.asarray(self._one_hot(y), self.dtype)
         evals = []
@@ -179,9 +179,7 @@ class MLP:
                 t1 = perf_counter()
                 last_good = [be.copy(p) for p in params]
                 totals = tuple(be.asarray(0.0, self.dtype) for _ in range(3))
-                for start in range(0, n, batch_size):
-                    params, opt_state, totals = batch_fn(params, opt_state, totals, x_dev, y_dev,
-                                                         perm, start, min(start + batch_size, n))
+                params, opt_state, totals = epoch_fn(params, opt_state, totals, x_dev, y_dev, perm)
                 be.synchronize()
                 t2 = perf_counter()
                 loss_sum, penalty_sum, correct = (float(be.to_numpy(t)) for t in totals)

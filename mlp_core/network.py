@@ -43,7 +43,7 @@ def penalty(be: Backend, net: Network, params: list) -> Any:
     xp, total = be.xp, 0.0
     for w in params[0::2]:
         if net.l2:
-            total = total + net.l2 * xp.sum(w * w)
+            total = total + net.l2 * be.sum_squares(w)
         if net.l1:
             total = total + net.l1 * xp.sum(xp.abs(w))
     return total
@@ -59,9 +59,9 @@ def backward(be: Backend, net: Network, params: list, outs: list, z_out: Any, y:
         w = params[2 * i]
         gw = be.matmul(outs[i], delta, transpose_a=True)
         if net.l2:
-            gw = gw + (2.0 * net.l2) * w
+            gw = be.add_scaled(gw, w, 2.0 * net.l2)
         if net.l1:
-            gw = gw + net.l1 * xp.sign(w)
+            gw = be.add_scaled(gw, xp.sign(w), net.l1)
         grads[2 * i], grads[2 * i + 1] = gw, xp.sum(delta, axis=0)
         if i > 0:  # stop before the input layer
             delta = net.activations[i - 1].backward(
@@ -95,6 +95,25 @@ def make_train_step(be: Backend, net: Network, opt: Optimizer) -> Callable:
         return params, opt_state, metrics
 
     return step
+
+
+def make_train_epoch(be: Backend, step: Callable, batch_size: int) -> Callable:
+    """One epoch: every batch of ``perm`` in order, the last one smaller if need be.
+
+    ``train_epoch(params, opt_state, totals, x_all, y_all, perm) -> (params, opt_state, totals)``
+    is pure too, so a backend may compile the whole loop (TensorFlow turns it into one graph
+    loop, so no Python runs between batches); on NumPy it is a plain Python loop.
+    """
+    train_batch = make_train_batch(be, step)
+
+    def train_epoch(params, opt_state, totals, x_all, y_all, perm):
+        n = perm.shape[0]
+        for start in be.batch_starts(n, batch_size):
+            params, opt_state, totals = train_batch(params, opt_state, totals, x_all, y_all, perm,
+                                                    start, be.minimum(start + batch_size, n))
+        return params, opt_state, totals
+
+    return train_epoch
 
 
 def make_train_batch(be: Backend, step: Callable) -> Callable:
