@@ -71,7 +71,9 @@ def parse_idx(raw: bytes, source: str = "<bytes>") -> np.ndarray:
     if len(raw) != expected:
         raise DataError(f"{source}: IDX data is {len(raw)} bytes, its header says {expected} "
                         "(truncated or corrupt file)")
-    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    # no copy for bytes (uint8); other types are byte-swapped to native order
+    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(
+        dtype.newbyteorder("="), copy=False)
 
 
 def _decompressed(path: Path) -> bytes:
@@ -222,9 +224,9 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
         raise DataError(f"{key} not found (looked in: {looked})")
     ((xtr, ytr), (xte, yte)), source = found
     ds = Dataset(key, *_as_rows(xtr, ytr), *_as_rows(xte, yte), source=source)
-    if scaler is not None:
+    if scaler is not None:  # in place: the arrays are ours, and a copy would double peak memory
         s = make_scaler(scaler).fit(ds.x_train)
-        ds.x_train, ds.x_test = s.transform(ds.x_train), s.transform(ds.x_test)
+        ds.x_train, ds.x_test = s.transform(ds.x_train, copy=False), s.transform(ds.x_test, copy=False)
     return ds
 
 
@@ -242,8 +244,9 @@ class Scaler:
     def fit(self, x: np.ndarray) -> "Scaler":
         return self
 
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(x, dtype=np.float32)
+    def transform(self, x: np.ndarray, copy: bool = True) -> np.ndarray:
+        """Scaled float32 rows; ``copy=False`` may overwrite a float32 ``x`` in place."""
+        return np.array(x, dtype=np.float32, copy=copy or None)
 
     def fit_transform(self, x: np.ndarray) -> np.ndarray:
         return self.fit(x).transform(x)
@@ -252,8 +255,9 @@ class Scaler:
 class Divide255(Scaler):
     name = "divide255"
 
-    def transform(self, x):
-        return np.asarray(x, dtype=np.float32) / np.float32(255.0)
+    def transform(self, x, copy=True):
+        out = np.array(x, dtype=np.float32, copy=copy or None)
+        return np.divide(out, np.float32(255.0), out=out)
 
 
 class StandardScaler(Scaler):
@@ -267,7 +271,7 @@ class StandardScaler(Scaler):
         self.scale_ = np.where(std > 0, std, 1.0)
         return self
 
-    def transform(self, x):
+    def transform(self, x, copy=True):
         return ((np.asarray(x, np.float64) - self.mean_) / self.scale_).astype(np.float32)
 
 
@@ -282,7 +286,7 @@ class MinMaxScaler(Scaler):
         self.span_ = np.where(span > 0, span, 1.0)
         return self
 
-    def transform(self, x):
+    def transform(self, x, copy=True):
         return ((np.asarray(x, np.float64) - self.min_) / self.span_).astype(np.float32)
 
 
@@ -291,10 +295,10 @@ class Normalizer(Scaler):
 
     name = "normalize"
 
-    def transform(self, x):
-        x = np.asarray(x, dtype=np.float32)
+    def transform(self, x, copy=True):
+        x = np.array(x, dtype=np.float32, copy=copy or None)
         norm = np.linalg.norm(x, axis=1, keepdims=True)
-        return x / np.where(norm > 0, norm, 1.0).astype(np.float32)
+        return np.divide(x, np.where(norm > 0, norm, 1.0).astype(np.float32), out=x)
 
 
 SCALERS = {c.name: c for c in (Scaler, Divide255, StandardScaler, MinMaxScaler, Normalizer)}

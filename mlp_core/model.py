@@ -262,7 +262,8 @@ class MLP:
             raise MLPError(f"{what} x must have shape (n_samples, {self.layers[0]}), got {x.shape}")
         if x.shape[0] == 0:
             raise MLPError(f"{what} x is empty")
-        if x.dtype.kind == "f" and not np.isfinite(x).all():
+        # NaN and inf propagate through min/max: two reductions, no temporary the size of x
+        if x.dtype.kind == "f" and not (np.isfinite(x.min()) and np.isfinite(x.max())):
             raise MLPError(f"{what} x contains NaN or infinite values")
         return x
 
