@@ -76,7 +76,8 @@ class MLP:
         self.rng = np.random.default_rng(seed)
         host = _params if _params is not None else init_params(
             self.layers, init, self.init_scale, self.rng, self.dtype)
-        self.params = [self.backend.asarray(p, self.dtype) for p in host]
+        # copies: training may update weights in place, and the caller's arrays stay untouched
+        self.params = [self.backend.asarray(np.array(p, dtype=self.dtype), self.dtype) for p in host]
         self.l1 = self.l2 = 0.0  # the penalties of the last fit, used by evaluate()
         self.history: History | None = None
         self._epoch_fns: dict[tuple, Any] = {}  # compiled epochs, reused by later fits
@@ -107,7 +108,8 @@ class MLP:
                 np.shape(w) != c.shape for w, c in zip(weights, current)):
             raise MLPError(f"set_weights needs {len(current)} arrays of shapes "
                            f"{[c.shape for c in current]}")
-        self.params = [self.backend.asarray(w, self.dtype) for w in weights]
+        self.params = [self.backend.asarray(np.array(w, dtype=self.dtype), self.dtype)
+                       for w in weights]
 
     def _network(self, input_delta: bool = False) -> Network:
         acts = (self.hidden_activation,) * (len(self.layers) - 2) + (self.output_activation,)

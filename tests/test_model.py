@@ -114,6 +114,18 @@ def test_save_load_round_trip(model, tiny_data, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != "m.npz"]  # no temporary left over
 
 
+def test_training_leaves_the_callers_weights_alone(model, tiny_data):
+    weights = model.get_weights()
+    kept = [w.copy() for w in weights]
+    other = MLP([12, 8, 3], seed=9)
+    other.set_weights(weights)
+    other.fit(*tiny_data, epochs=1, verbose=False)
+    for w, k in zip(weights, kept):
+        np.testing.assert_array_equal(w, k)
+    with pytest.raises(MLPError, match="set_weights needs 4 arrays"):
+        other.set_weights(weights[:2])
+
+
 def test_load_rejects_other_files(tmp_path, model):
     with pytest.raises(ModelFileError, match="no such file"):
         MLP.load(tmp_path / "missing.npz")

@@ -135,11 +135,13 @@ def plot_summary(summary: list[dict]) -> bytes | None:
         return None
     impls = list(dict.fromkeys(s["impl"] for s in summary))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+    colors = {impl: f"C{i % 10}" for i, impl in enumerate(impls)}  # the same in both panels
     for impl in impls:
         pts = sorted((s["batch_size"], s["median_s"], s["min_s"], s["max_s"], s["vs_keras"])
                      for s in summary if s["impl"] == impl)
         bs = [p[0] for p in pts]
         style = {"linestyle": "--", "marker": None} if impl.startswith("floor-") else {"marker": "o"}
+        style["color"] = colors[impl]
         ax1.errorbar(bs, [p[1] for p in pts], yerr=[[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]],
                      label=impl, capsize=3, **style)
         ratio = [(b, p[4]) for b, p in zip(bs, pts) if p[4] is not None]
