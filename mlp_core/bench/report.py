@@ -152,9 +152,12 @@ def plot_summary(summary: list[dict]) -> bytes | None:
     ax2.axhline(1.0, color="grey", linewidth=1)
     ax2.set(xscale="log", xlabel="batch size", ylabel="time / Keras time",
             title="Relative to the Keras reference (below 1: faster)")
+    if not ax2.get_lines()[1:]:  # only the 1.0 line: nothing was compared with Keras
+        ax2.text(0.5, 0.5, "Keras not measured", ha="center", transform=ax2.transAxes)
     for ax in (ax1, ax2):
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
