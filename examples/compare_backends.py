@@ -13,7 +13,7 @@ import os
 
 import backends
 from mlp_core.bench.report import markdown_table, summarize, write_reports
-from mlp_core.bench.runner import BenchConfig, run_benchmark
+from mlp_core.bench.runner import BenchConfig, print_progress, run_benchmark
 
 CANDIDATES = ["numpy", "tensorflow", "tensorflow-eager", "cupy", "keras"]
 
@@ -33,9 +33,7 @@ def main() -> None:
     cfg = BenchConfig(dataset=args.dataset, epochs=args.epochs, impls=available,
                       batch_sizes=[int(b) for b in args.batch_sizes.split(",")],
                       repeats=args.repeat, device=os.environ.get("MLP_DEVICE"))
-    rows, skipped = run_benchmark(cfg, args.out, progress=lambda i, n, r: print(
-        f"[{i}/{n}] {r['impl']} batch {r['batch_size']}: "
-        + (f"{r['fit_time']:.2f} s" if r.get("status") == "ok" else r.get("error", "")), flush=True))
+    rows, skipped = run_benchmark(cfg, args.out, progress=print_progress)
     write_reports(rows, args.out, skipped)
     print(markdown_table(summarize(rows)))
 

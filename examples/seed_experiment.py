@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 
 from mlp_core.bench.report import summarize, write_reports
-from mlp_core.bench.runner import BenchConfig, run_benchmark
+from mlp_core.bench.runner import BenchConfig, print_progress, run_benchmark
 
 VARIANTS = {
     "numpy+f64+input-delta": "original: float64, delta into the input layer",
@@ -38,9 +38,7 @@ def main() -> None:
     cfg = BenchConfig(dataset=args.dataset, epochs=args.epochs, impls=list(VARIANTS),
                       batch_sizes=[int(b) for b in args.batch_sizes.split(",")],
                       repeats=args.repeat, floor=False)
-    rows, skipped = run_benchmark(cfg, args.out, progress=lambda i, n, r: print(
-        f"[{i}/{n}] {r['impl']} batch {r['batch_size']}: "
-        + (f"{r['fit_time']:.2f} s" if r.get("status") == "ok" else r.get("error", "")), flush=True))
+    rows, skipped = run_benchmark(cfg, args.out, progress=print_progress)
     write_reports(rows, args.out, skipped)
     summary = summarize(rows)
     for bs in cfg.batch_sizes:

@@ -139,7 +139,7 @@ class MLP:
         ``history.stop_reason``. ``propagate_input_delta`` computes the input layer's delta that
         nothing uses, as the seed experiment's original code did (only to measure its cost).
         """
-        be, xp = self.backend, self.backend.xp
+        be = self.backend
         x, y = self._check_xy(x, y, "training")
         if validation_data is not None:
             if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):

@@ -77,7 +77,7 @@ def test_fit_history_and_json(model, tiny_data, tmp_path):
     assert h["val_accuracy"][0] is None and h["val_accuracy"][1] is not None  # epochs 2 and 3
     assert h["train_accuracy_full"][2] is not None
     assert len(h["mean_abs_w"][0]) == 2 and all(v > 0 for v in h["mean_abs_w"][0])
-    assert all(0 < r < l for r, l in zip(h["reg_loss"], h["loss"]))
+    assert all(0 < reg < loss for reg, loss in zip(h["reg_loss"], h["loss"]))
     history.to_json(tmp_path / "h.json")
     saved = json.loads((tmp_path / "h.json").read_text())
     assert saved["history"]["loss"] == h["loss"] and saved["info"]["backend"] == "numpy"

@@ -9,8 +9,6 @@ import sys
 from collections import defaultdict
 from time import perf_counter
 
-import numpy as np
-
 from mlp_core import MLP, get_backend, load_dataset
 from mlp_core.network import backward, count_correct, forward, penalty
 from mlp_core.optimizers import RMSprop

@@ -35,7 +35,7 @@ def add_bench_parser(sub) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from ..errors import MLPError
     from .report import markdown_table, summarize, write_reports
-    from .runner import BenchConfig, make_plan, run_benchmark
+    from .runner import BenchConfig, make_plan, progress_line, run_benchmark
 
     cfg = BenchConfig(
         dataset=args.dataset, data_dir=args.data_dir, scaler=args.scaler, layers=args.layers,
@@ -53,11 +53,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     bar = _progress_bar()
 
     def progress(i, total, row):
-        status = (f"{row['fit_time']:.2f} s" + (f", acc {row['test_accuracy']:.4f}"
-                  if row.get("test_accuracy") is not None else "")
-                  if row.get("status") == "ok" else f"FAILED: {row.get('error')}")
-        line = f"[{i}/{total}] {row['impl']} batch {row['batch_size']} run {row['repeat'] + 1}: {status}"
-        bar(line, total)
+        bar(progress_line(i, total, row), total)
 
     out = Path(args.out)
     try:

@@ -66,8 +66,6 @@ def tensorflow_floor(sizes: list[int], n: int, batch_size: int, dtype: str, devi
     dev = "/GPU:0" if device == "gpu" else "/CPU:0"
     with tf.device(dev):
         w = [tf.constant(rng.random((a, b)), dtype=dt) for a, b in zip(sizes[:-1], sizes[1:])]
-        batches = _batch_sizes(n, batch_size)
-
         def products(acts):
             # a scalar that depends on every product, so none is pruned from the graph
             total = tf.zeros((), dt)
