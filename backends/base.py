@@ -46,7 +46,7 @@ class Backend:
         """Wait until queued device work is finished (a no-op on the CPU)."""
 
     def compile(self, fn: Callable) -> Callable:
-        """Return ``fn`` ready to call per batch: itself, or a traced/compiled version."""
+        """Return ``fn`` (the core's pure epoch function) as is, or traced/compiled."""
         return fn
 
     # -- threads and description ---------------------------------------------------------

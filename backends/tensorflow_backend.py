@@ -1,4 +1,4 @@
-"""TensorFlow 2 backend: the core on low-level TF ops, eagerly or as one traced train step.
+"""TensorFlow 2 backend: the core on low-level TF ops, eagerly or as one traced epoch.
 
 ``mode="compiled"`` (default) traces the whole batch step once with ``tf.function`` (``jit_compile``
 adds XLA); ``mode="eager"`` runs it op by op. Data and weights live on ``device`` ("cpu" or "gpu").
@@ -111,7 +111,7 @@ class TensorFlowBackend(Backend):
             fn = tf.function(fn, jit_compile=self.jit_compile or None)
 
         def run(*args):
-            # Python ints become tensors, so a new batch offset does not trigger a new trace
+            # any Python int becomes a tensor, so a new value does not trigger a new trace
             args = [tf.constant(a, tf.int64) if isinstance(a, int) else a for a in args]
             with tf.device(device):
                 return fn(*args)
