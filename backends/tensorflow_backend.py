@@ -111,8 +111,6 @@ class TensorFlowBackend(Backend):
             fn = tf.function(fn, jit_compile=self.jit_compile or None)
 
         def run(*args):
-            # any Python int becomes a tensor, so a new value does not trigger a new trace
-            args = [tf.constant(a, tf.int64) if isinstance(a, int) else a for a in args]
             with tf.device(device):
                 return fn(*args)
 

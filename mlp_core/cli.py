@@ -33,29 +33,28 @@ def add_backend_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--xla", action="store_true", help="TensorFlow: compile with XLA (jit_compile)")
 
 
-def add_model_args(p: argparse.ArgumentParser, defaults: bool = True) -> None:
-    d = (lambda v: v) if defaults else (lambda v: None)
+def add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and training (defaults: the seed experiment)")
     g.add_argument("--dataset", default="fashion-mnist", help="mnist or fashion-mnist (default: %(default)s)")
     g.add_argument("--data-dir", help="folder with the dataset files (see README: where data is found)")
     g.add_argument("--scaler", default="divide255",
                    help="divide255, standard, minmax, normalize or none (default: %(default)s)")
-    g.add_argument("--layers", type=_int_list, default=d([70, 30]),
+    g.add_argument("--layers", type=_int_list, default=[70, 30],
                    help="hidden layer sizes, e.g. 70,30 (default: 70,30)")
-    g.add_argument("--activation", default=d("sigmoid"), help="hidden activation (default: sigmoid)")
-    g.add_argument("--output", default=d("sigmoid"), help="output activation (default: sigmoid)")
-    g.add_argument("--loss", default=d("cce"), help="cce, cce-normalized, logloss or mse (default: cce)")
-    g.add_argument("--init", default=d("glorot"), help="glorot, he, sqrt_nodes or const (default: glorot)")
-    g.add_argument("--init-scale", type=float, default=d(1.0), help="the f of the init (default: 1)")
-    g.add_argument("--epochs", type=int, default=d(35), help="(default: 35)")
-    g.add_argument("--optimizer", default=d("rmsprop"), help="sgd, rmsprop or adam (default: rmsprop)")
+    g.add_argument("--activation", default="sigmoid", help="hidden activation (default: sigmoid)")
+    g.add_argument("--output", default="sigmoid", help="output activation (default: sigmoid)")
+    g.add_argument("--loss", default="cce", help="cce, cce-normalized, logloss or mse (default: cce)")
+    g.add_argument("--init", default="glorot", help="glorot, he, sqrt_nodes or const (default: glorot)")
+    g.add_argument("--init-scale", type=float, default=1.0, help="the f of the init (default: 1)")
+    g.add_argument("--epochs", type=int, default=35, help="(default: 35)")
+    g.add_argument("--optimizer", default="rmsprop", help="sgd, rmsprop or adam (default: rmsprop)")
     g.add_argument("--lr", type=float, help="learning rate (default: Keras's for the optimizer)")
     g.add_argument("--momentum", type=float, help="SGD momentum (default: 0)")
     g.add_argument("--decay", type=float, help="learning-rate decay: lr / (1 + decay * t)")
-    g.add_argument("--l1", type=float, default=d(0.0), help="L1 penalty on weights (default: 0)")
-    g.add_argument("--l2", type=float, default=d(0.01), help="L2 penalty on weights (default: 0.01)")
-    g.add_argument("--seed", type=int, default=d(0), help="weights and shuffling (default: 0)")
-    g.add_argument("--dtype", default=d("float32"), help="float32 or float64 (default: float32)")
+    g.add_argument("--l1", type=float, default=0.0, help="L1 penalty on weights (default: 0)")
+    g.add_argument("--l2", type=float, default=0.01, help="L2 penalty on weights (default: 0.01)")
+    g.add_argument("--seed", type=int, default=0, help="weights and shuffling (default: 0)")
+    g.add_argument("--dtype", default="float32", help="float32 or float64 (default: float32)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,19 +37,18 @@ class DatasetSpec:
     npz_sha256: str | None
     # SHA-256 of each *decompressed* IDX file, so any gzip of the same bytes verifies
     idx_sha256: dict[str, str] | None
-    url_subdir: str  # where Keras's loader downloads it from, under KERAS_BASE_URL
 
 
 DATASETS = {
     "mnist": DatasetSpec(
         "mnist", "mnist.npz", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
-        None, ""),
+        None),
     "fashion-mnist": DatasetSpec("fashion-mnist", None, None, {
         "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
         "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
         "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
         "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-    }, ""),
+    }),
 }
 
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -154,7 +153,7 @@ def download(spec: DatasetSpec, dest: Path, base_url: str = KERAS_BASE_URL,
     folder = dest / spec.name
     fetched = {}
     for stem, digest in spec.idx_sha256.items():
-        data = fetch(base_url + spec.url_subdir + stem + ".gz")
+        data = fetch(base_url + stem + ".gz")
         try:
             plain = gzip.decompress(data)
         except (OSError, EOFError, zlib.error):

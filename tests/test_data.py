@@ -115,7 +115,7 @@ def test_download_verifies_checksum_and_keeps_nothing_bad(tmp_path):
     good = io.BytesIO()
     np.savez(good, x_train=np.zeros((1, 2)))
     payload = good.getvalue()
-    spec = data_mod.DatasetSpec("toy", "toy.npz", hashlib.sha256(payload).hexdigest(), None, "")
+    spec = data_mod.DatasetSpec("toy", "toy.npz", hashlib.sha256(payload).hexdigest(), None)
     with pytest.raises(DataError, match="SHA-256 mismatch.*not kept"):
         data_mod.download(spec, tmp_path, fetch=lambda url: payload + b"tampered")
     assert list(tmp_path.iterdir()) == []

@@ -155,7 +155,6 @@ def run_keras(impl, cfg: dict, batch_size: int) -> dict:
 
 def run_floor(impl, cfg: dict, batch_size: int) -> dict:
     from mlp_core.bench.floor import measure_floor
-    from mlp_core.data import DATASETS
 
     if impl.library == "numpy" and cfg.get("threads"):
         from threadpoolctl import threadpool_limits
@@ -165,9 +164,10 @@ def run_floor(impl, cfg: dict, batch_size: int) -> dict:
         from backends.tensorflow_backend import import_tensorflow, set_tf_threads
 
         set_tf_threads(import_tensorflow(), cfg["threads"], None)
-    ds = _data(cfg) if cfg["dataset"] not in DATASETS else None
-    n = ds.x_train.shape[0] if ds else 60_000
-    sizes = [784, *cfg["layers"], 10]
+    ds = _data(cfg)  # the products' shapes come from the data actually trained on
+    n = ds.x_train.shape[0]
+    sizes = [ds.x_train.shape[1], *cfg["layers"], ds.n_classes]
+    del ds
     per_epoch = measure_floor(impl.library, sizes, n, batch_size, cfg["dtype"],
                               cfg.get("device") or "cpu")
     return {"fit_time": per_epoch * cfg["epochs"], "train_time": per_epoch * cfg["epochs"],
