@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .base import Backend  # first: the core imports it while this package is initialising
 
-from mlp_core.errors import BackendUnavailable, MLPError, choice_error  # noqa: E402
+from ..errors import BackendUnavailable, MLPError, choice_error  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -29,13 +29,13 @@ class BackendEntry:
 REGISTRY: dict[str, BackendEntry] = {
     e.name: e
     for e in [
-        BackendEntry("numpy", "backends.numpy_backend", "NumpyBackend",
+        BackendEntry("numpy", "mlp_core.backends.numpy_backend", "NumpyBackend",
                      ("numpy", "array_api_compat"), "pip install numpy array-api-compat", ("cpu",)),
-        BackendEntry("array-api-strict", "backends.strict_backend", "StrictBackend",
+        BackendEntry("array-api-strict", "mlp_core.backends.strict_backend", "StrictBackend",
                      ("array_api_strict",), "pip install array-api-strict", ("cpu",)),
-        BackendEntry("tensorflow", "backends.tensorflow_backend", "TensorFlowBackend",
+        BackendEntry("tensorflow", "mlp_core.backends.tensorflow_backend", "TensorFlowBackend",
                      ("tensorflow",), 'pip install "mlp-core[tensorflow]"', ("cpu", "gpu")),
-        BackendEntry("cupy", "backends.cupy_backend", "CupyBackend",
+        BackendEntry("cupy", "mlp_core.backends.cupy_backend", "CupyBackend",
                      ("cupy",), 'pip install "mlp-core[cupy]"', ("gpu",)),
     ]
 }

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mlp_core.errors import BackendUnavailable
+from ..errors import BackendUnavailable
 
 from .base import Backend
 

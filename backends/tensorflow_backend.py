@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mlp_core.errors import BackendUnavailable, MLPError
+from ..errors import BackendUnavailable, MLPError
 
 from .base import Backend
 

@@ -2,7 +2,7 @@
 
 array-api-compat does not cover TensorFlow, and ``tf.experimental.numpy`` carries NumPy's
 semantics and overhead; this module is exactly what the core calls, each function one TF op,
-signatures as in the array API standard. ``tests/test_tf_namespace.py`` checks it op by op against
+signatures as in the array API standard. ``tests/test_tensorflow.py`` checks it op by op against
 NumPy. Arithmetic operators (+, -, *, /, comparisons) come from ``tf.Tensor`` itself.
 """
 
@@ -55,6 +55,10 @@ def sign(x, /):
     return tf.math.sign(x)
 
 
+def isfinite(x, /):
+    return tf.math.is_finite(x)
+
+
 def equal(x1, x2, /):
     return tf.math.equal(x1, x2)
 
@@ -79,6 +83,10 @@ def zeros_like(x, /, *, dtype=None, device=None):
 def sum(x, /, *, axis=None, dtype=None, keepdims=False):  # noqa: A001
     out = tf.math.reduce_sum(x, axis=axis, keepdims=keepdims)
     return out if dtype is None else tf.cast(out, dtype)
+
+
+def all(x, /, *, axis=None, keepdims=False):  # noqa: A001
+    return tf.math.reduce_all(x, axis=axis, keepdims=keepdims)
 
 
 def mean(x, /, *, axis=None, keepdims=False):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 
-import backends
+from mlp_core import backends
 from mlp_core.bench.report import markdown_table, summarize, write_reports
 from mlp_core.bench.runner import BenchConfig, print_progress, run_benchmark
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backends.base import Backend
+from .backends.base import Backend
 
 from .errors import choice_error
 

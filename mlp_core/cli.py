@@ -134,7 +134,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     import platform
 
-    import backends
+    from . import backends
 
     from . import __version__
 

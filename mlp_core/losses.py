@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backends.base import Backend
+from .backends.base import Backend
 
 from .activations import Activation
 from .errors import MLPError, choice_error

@@ -1,40 +1,38 @@
-"""The user-facing model: ``MLP(...)``, ``.fit``, ``.predict``, ``.evaluate``, ``.save``/``load``."""
+"""The user-facing model: ``MLP(...)``, ``.fit``, ``.predict``, ``.evaluate``, ``.save``/``load``.
+
+``MLP`` holds the configuration, the weights and the optimizer state, validates every input at the
+boundary, and delegates: the training loop lives in :mod:`mlp_core.training`, the file format in
+:mod:`mlp_core.persistence`.
+"""
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
-import warnings
-import zipfile
-from pathlib import Path
 from time import perf_counter
 from typing import Any, Sequence
 
 import numpy as np
 
-from backends.base import Backend
-
-from . import __version__
+from ._version import __version__
 from .activations import get_activation
-from .errors import MLPError, ModelFileError
-from .fileio import atomic_write_bytes
+from .backends.base import Backend
+from .errors import BackendUnavailable, MLPError, ModelFileError
 from .history import History
 from .initializers import INITIALIZERS, init_params
 from .losses import get_loss
-from .network import Network, count_correct, forward, make_train_epoch, make_train_step, penalty
+from .network import REDUCTIONS, Network, forward
 from .optimizers import Optimizer, get_optimizer
+from .persistence import read_model_file, save_model
 from .progress import EpochProgress
 from .selection import get_backend
+from .training import (EVAL_CHUNK, TrainingDiverged, evaluate_arrays, make_train_epoch,
+                       make_train_step, run_epochs)
 
-MODEL_FORMAT, MODEL_VERSION = "mlp-core-model", 1
 DTYPES = ("float32", "float64")
-EVAL_CHUNK = 10_000  # rows per forward pass when evaluating a whole set
 
-
-class TrainingDiverged(RuntimeWarning):
-    """The loss became NaN or infinite; training stopped and kept the last good weights."""
+__all__ = ["MLP", "TrainingDiverged", "per_layer"]
 
 
 class MLP:
@@ -45,16 +43,18 @@ class MLP:
         activation: hidden activation: sigmoid, tanh, relu or identity.
         output: output activation: sigmoid, softmax, tanh, relu or identity.
         loss: ``cce`` (categorical cross-entropy, as Keras 3 computes it), ``cce-normalized``,
-            ``logloss`` or ``mse``; see :mod:`mlp_core.losses`.
+            ``logloss``, ``binary_crossentropy`` or ``mse``; see :mod:`mlp_core.losses`.
         init: ``glorot`` (Keras's default), ``he``, ``sqrt_nodes`` (+-f/sqrt(n_in)) or ``const``
             (+-f), with f = ``init_scale``. Biases start at zero.
-        seed: seeds the one host generator behind the initial weights and the shuffling, so every
-            backend starts from the same weights and sees the same batches.
+        seed: an integer >= 0 (or None: fresh entropy) seeding the one host generator behind the
+            initial weights and the shuffling, so every backend starts from the same weights and
+            sees the same batches.
         dtype: ``float32`` (default) or ``float64``.
         backend, device: a backend name or instance; None resolves it by the selection rules
             (``use_backend`` > ``set_backend`` > ``MLP_BACKEND`` > numpy) when the model is made.
 
-    The defaults are the seed network's: sigmoid everywhere, categorical cross-entropy.
+    The defaults are the seed network's: sigmoid everywhere, categorical cross-entropy. See
+    :mod:`mlp_core.presets` for the article's two complete configurations.
     """
 
     def __init__(self, layers: Sequence[int], activation: str = "sigmoid",
@@ -67,7 +67,15 @@ class MLP:
             raise MLPError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
         if init not in INITIALIZERS:
             raise MLPError(f"unknown init {init!r}; valid: {', '.join(INITIALIZERS)}")
+        if isinstance(init_scale, bool) or not isinstance(init_scale, (int, float, np.number)) \
+                or not (math.isfinite(init_scale) and init_scale > 0):
+            raise MLPError(f"init_scale must be a finite number > 0, got {init_scale!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or seed < 0):
+            raise MLPError(f"seed must be an integer >= 0 or None, got {seed!r}")
         self.dtype = str(dtype)
+        _check_memory(_param_count(self.layers) * 4 * np.dtype(self.dtype).itemsize,
+                      f"a {'-'.join(map(str, self.layers))} network (weights and optimizer state)")
         self.hidden_activation = get_activation(activation)
         self.output_activation = get_activation(output, output=True)
         self.loss = get_loss(loss, self.output_activation)
@@ -78,7 +86,12 @@ class MLP:
             self.layers, init, self.init_scale, self.rng, self.dtype)
         # copies: training may update weights in place, and the caller's arrays stay untouched
         self.params = [self.backend.asarray(np.array(p, dtype=self.dtype), self.dtype) for p in host]
-        self.l1 = self.l2 = 0.0  # the penalties of the last fit, used by evaluate()
+        n_weights = len(self.layers) - 1
+        # the penalties and reduction of the last fit, used by evaluate() and saved with the model
+        self.l1 = self.l2 = (0.0,) * n_weights
+        self.reduction = "mean"
+        self.optimizer: dict | None = None  # configuration of the optimizer whose state is kept
+        self.opt_state: dict | None = None
         self.history: History | None = None
         self._epoch_fns: dict[tuple, Any] = {}  # compiled epochs, reused by later fits
 
@@ -102,18 +115,26 @@ class MLP:
         return [np.array(self.backend.to_numpy(p)) for p in self.params]
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
-        """Replace [W1, b1, W2, b2, ...] with host arrays of the same shapes."""
-        current = self.get_weights()
-        if len(weights) != len(current) or any(
-                np.shape(w) != c.shape for w, c in zip(weights, current)):
-            raise MLPError(f"set_weights needs {len(current)} arrays of shapes "
-                           f"{[c.shape for c in current]}")
-        self.params = [self.backend.asarray(np.array(w, dtype=self.dtype), self.dtype)
-                       for w in weights]
+        """Replace [W1, b1, W2, b2, ...] with finite host arrays of the same shapes.
+
+        The optimizer state is kept, as in Keras; call :meth:`reset_optimizer` to drop it.
+        """
+        shapes = [tuple(p.shape) for p in self.params]
+        try:
+            arrays = [np.asarray(w) for w in weights]
+        except TypeError:
+            arrays = None
+        if arrays is None or len(arrays) != len(shapes) or any(
+                a.shape != s or a.dtype.kind not in "biuf" for a, s in zip(arrays, shapes)):
+            raise MLPError(f"set_weights needs {len(shapes)} numeric arrays of shapes {shapes}")
+        if not all(np.isfinite(a).all() for a in arrays):
+            raise MLPError("set_weights: the arrays hold NaN or infinite values")
+        self.params = [self.backend.asarray(np.array(a, dtype=self.dtype), self.dtype)
+                       for a in arrays]
 
     def _network(self, input_delta: bool = False) -> Network:
         acts = (self.hidden_activation,) * (len(self.layers) - 2) + (self.output_activation,)
-        return Network(acts, self.loss, self.l1, self.l2, input_delta)
+        return Network(acts, self.loss, self.l1, self.l2, self.reduction, input_delta)
 
     def _train_epoch_fn(self, net: Network, opt: Optimizer, batch_size: int):
         """The compiled epoch for this network, optimizer and batch size, traced once, reused."""
@@ -123,19 +144,33 @@ class MLP:
                 self.backend, make_train_step(self.backend, net, opt), batch_size))
         return self._epoch_fns[key]
 
+    def reset_optimizer(self) -> None:
+        """Forget the optimizer state, so that the next ``fit`` starts its optimizer afresh."""
+        self.optimizer, self.opt_state = None, None
+
     # -- training ---------------------------------------------------------------------------
     def fit(self, x: Any, y: Any, epochs: int = 35, batch_size: int = 500,
             optimizer: str | Optimizer = "rmsprop", learning_rate: float | None = None,
-            l1: float = 0.0, l2: float = 0.0, shuffle: bool = True,
+            l1: float | Sequence[float] = 0.0, l2: float | Sequence[float] = 0.0,
+            reduction: str = "mean", shuffle: bool = True,
             validation_data: tuple[Any, Any] | None = None, eval_every: int = 1,
             eval_train: bool = False, verbose: bool = True,
             propagate_input_delta: bool = False) -> History:
         """Train with mini-batches; return the per-epoch :class:`History`.
 
+        ``l1`` and ``l2`` are a number (every weight layer) or one value per weight layer, as
+        Keras's per-layer ``kernel_regularizer``: ``l2=[0.01, 0.01, 0]`` leaves the output layer
+        alone. ``reduction`` combines a batch's per-sample losses: ``"mean"`` (Keras) or ``"sum"``.
+        ``learning_rate`` overrides the optimizer's (a name's default or an instance's).
+
+        A second ``fit`` with an optimizer of the same configuration continues its state (the
+        moments, the update count, the decay and Adam's bias correction), as Keras's ``fit``
+        does; another configuration, or :meth:`reset_optimizer`, starts afresh.
+
         Training metrics are tracked from the batches as they are computed (as Keras does). A
         full-set evaluation pass, timed apart, runs every ``eval_every`` epochs (0: never) over
-        ``validation_data`` if given and over the training set if ``eval_train``. A loss that turns
-        NaN or infinite stops training, keeps the last good weights and sets
+        ``validation_data`` if given and over the training set if ``eval_train``. A loss or weight
+        that turns NaN or infinite stops training, keeps the last good weights and sets
         ``history.stop_reason``. ``propagate_input_delta`` computes the input layer's delta that
         nothing uses, as the seed experiment's original code did (only to measure its cost).
         """
@@ -147,69 +182,40 @@ class MLP:
             validation_data = self._check_xy(*validation_data, "validation")
         epochs, batch_size = _positive_int(epochs, "epochs", 0), _positive_int(batch_size, "batch_size", 1)
         eval_every = _positive_int(eval_every, "eval_every", 0)
-        for name, value in (("l1", l1), ("l2", l2)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise MLPError(f"{name} must be a number >= 0, got {value!r}")
+        n_weights = len(self.layers) - 1
+        l1s, l2s = per_layer(l1, "l1", n_weights), per_layer(l2, "l2", n_weights)
+        if reduction not in REDUCTIONS:
+            raise MLPError(f"unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
         opt = get_optimizer(optimizer, learning_rate=learning_rate)
-        self.l1, self.l2 = float(l1), float(l2)
+        self._check_memory(x.shape[0], batch_size)
+        self.l1, self.l2, self.reduction = l1s, l2s, reduction
         net = self._network(bool(propagate_input_delta))
-        n = x.shape[0]
         epoch_fn = self._train_epoch_fn(net, opt, batch_size)
         t_transfer = perf_counter()
-        x_dev, y_dev = be.asarray(x, self.dtype), be.asarray(self._one_hot(y), self.dtype)
+        x_dev, y_dev = self._to_device(x, y)
         evals = []
         if validation_data is not None:
-            evals.append(("val", *self._to_device(*validation_data)))
+            evals.append(("val_loss", "val_accuracy", *self._to_device(*validation_data)))
         if eval_train:
-            evals.append(("train_full", x_dev, y_dev))
-        opt_state = opt.init_state(be, self.params, self.dtype)
+            evals.append(("train_loss_full", "train_accuracy_full", x_dev, y_dev))
+        continued = self.opt_state is not None and self.optimizer == opt.config()
+        opt_state = self.opt_state if continued else opt.init_state(be, self.params, self.dtype)
         be.synchronize()
         history = History(info={
             **be.describe(), "mlp_core": __version__, "model": self.config(),
             "fit": {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(),
-                    "l1": self.l1, "l2": self.l2, "shuffle": shuffle, "n_train": n,
+                    "optimizer_continued": continued, "l1": list(l1s), "l2": list(l2s),
+                    "reduction": reduction, "shuffle": shuffle, "n_train": x.shape[0],
                     "eval_every": eval_every, "eval_train": eval_train},
             "time_transfer": perf_counter() - t_transfer})
         self.history = history
         progress = EpochProgress(epochs, enabled=verbose)
-        params = self.params
         try:
-            for epoch in range(1, epochs + 1):
-                t0 = perf_counter()
-                perm = be.asarray(self.rng.permutation(n) if shuffle else np.arange(n), "int64")
-                be.synchronize()
-                t1 = perf_counter()
-                last_good = [be.copy(p) for p in params]
-                totals = tuple(be.asarray(0.0, self.dtype) for _ in range(3))
-                params, opt_state, totals = epoch_fn(params, opt_state, totals, x_dev, y_dev, perm)
-                be.synchronize()
-                t2 = perf_counter()
-                loss_sum, penalty_sum, correct = (float(be.to_numpy(t)) for t in totals)
-                if not math.isfinite(loss_sum + penalty_sum):
-                    self.params = last_good
-                    history.stop_reason = (f"loss became {loss_sum + penalty_sum} in epoch {epoch}; "
-                                           f"stopped and kept the weights from the end of epoch "
-                                           f"{epoch - 1} (try a smaller learning rate)")
-                    warnings.warn(history.stop_reason, TrainingDiverged, stacklevel=2)
-                    progress.message(history.stop_reason)
-                    break
-                self.params = params
-                rec = {"epoch": epoch, "loss": (loss_sum + penalty_sum) / n,
-                       "reg_loss": penalty_sum / n, "accuracy": correct / n}
-                if eval_every and (epoch % eval_every == 0 or epoch == epochs):
-                    for prefix, xe, ye in evals:
-                        r = self._evaluate_device(xe, ye, net)
-                        rec[f"{prefix}_loss"], rec[f"{prefix}_accuracy"] = r["loss"], r["accuracy"]
-                be.synchronize()
-                t3 = perf_counter()
-                rec.update(time_shuffle=t1 - t0, time_batches=t2 - t1, time_eval=t3 - t2,
-                           time_epoch=t3 - t0, mean_abs_w=self._mean_abs_weights())
-                # Keras's names: "train_full_*" reads better as "train_*_full"
-                for k in ("loss", "accuracy"):
-                    if f"train_full_{k}" in rec:
-                        rec[f"train_{k}_full"] = rec.pop(f"train_full_{k}")
-                history.append(rec)
-                progress.update(epoch, rec)
+            self.params, self.opt_state = run_epochs(
+                be, net, epoch_fn, self.params, opt_state, x_dev, y_dev, rng=self.rng,
+                epochs=epochs, shuffle=shuffle, evals=evals, eval_every=eval_every,
+                dtype=self.dtype, history=history, progress=progress)
+            self.optimizer = opt.config()
         finally:
             progress.close()
         return history
@@ -230,30 +236,11 @@ class MLP:
     def evaluate(self, x: Any, y: Any) -> dict[str, float]:
         """``{"loss", "accuracy"}`` on (x, y); the loss includes the last fit's L1/L2 penalty."""
         x, y = self._check_xy(x, y, "evaluation")
-        return self._evaluate_device(*self._to_device(x, y), self._network())
+        return evaluate_arrays(self.backend, self._network(), self.params, *self._to_device(x, y))
 
     def score(self, x: Any, y: Any) -> float:
         """Accuracy on (x, y), as scikit-learn's classifiers name it."""
         return self.evaluate(x, y)["accuracy"]
-
-    def _evaluate_device(self, x_dev, y_dev, net: Network) -> dict[str, float]:
-        """Loss and accuracy over a whole set on the device, in large chunks."""
-        be = self.backend
-        n = x_dev.shape[0]
-        loss_sum = correct = 0.0
-        for i in range(0, n, EVAL_CHUNK):
-            rows = slice(i, min(i + EVAL_CHUNK, n))  # the array API leaves out-of-range stops open
-            outs, z = forward(be, net, self.params, x_dev[rows, :])
-            a, yc = outs[-1], y_dev[rows, :]
-            loss_sum += float(be.to_numpy(net.loss.value_sum(be, a, z, yc, net.activations[-1])))
-            correct += float(be.to_numpy(count_correct(be, a, yc)))
-        reg = penalty(be, net, self.params)
-        reg = float(be.to_numpy(reg)) if not isinstance(reg, float) else reg
-        return {"loss": loss_sum / n + reg, "accuracy": correct / n}
-
-    def _mean_abs_weights(self) -> list[float]:
-        xp = self.backend.xp
-        return [float(self.backend.to_numpy(xp.mean(xp.abs(w)))) for w in self.params[0::2]]
 
     # -- input checks -------------------------------------------------------------------------
     def _check_x(self, x: Any, what: str) -> np.ndarray:
@@ -267,6 +254,9 @@ class MLP:
         # NaN and inf propagate through min/max: two reductions, no temporary the size of x
         if x.dtype.kind == "f" and not (np.isfinite(x.min()) and np.isfinite(x.max())):
             raise MLPError(f"{what} x contains NaN or infinite values")
+        limit = np.finfo(self.dtype).max
+        if x.dtype.kind in "iuf" and max(abs(float(x.min())), abs(float(x.max()))) > limit:
+            raise MLPError(f"{what} x holds values beyond the range of {self.dtype} (+-{limit:.3g})")
         return x
 
     def _check_xy(self, x: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -290,55 +280,78 @@ class MLP:
     def _to_device(self, x: np.ndarray, y: np.ndarray) -> tuple:
         return self.backend.asarray(x, self.dtype), self.backend.asarray(self._one_hot(y), self.dtype)
 
+    def _check_memory(self, n_rows: int, batch_size: int) -> None:
+        """Refuse, before any work, a fit whose data and batch activations cannot fit in memory."""
+        item = np.dtype(self.dtype).itemsize
+        data = n_rows * (self.layers[0] + self.layers[-1]) * item
+        batch = min(batch_size, n_rows) * sum(self.layers) * 3 * item
+        _check_memory(data + batch, f"training on {n_rows} rows at batch size {batch_size}")
+
     # -- persistence --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
-        """Write weights and configuration to one ``.npz`` file, atomically."""
-        buf = io.BytesIO()
-        meta = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "config": self.config(),
-                "penalty": {"l1": self.l1, "l2": self.l2}}
-        arrays = {f"param_{i}": w for i, w in enumerate(self.get_weights())}
-        np.savez(buf, meta=np.array(json.dumps(meta)), **arrays)
-        atomic_write_bytes(path, buf.getvalue())
+        """Write weights, configuration and penalties to one ``.npz`` file, atomically."""
+        save_model(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, backend: str | Backend | None = None,
              device: str | None = None) -> "MLP":
         """Read a model written by :meth:`save`, checking its format, version and shapes."""
-        path = Path(path)
+        meta, params = read_model_file(path)
         try:
-            with np.load(path, allow_pickle=False) as f:
-                meta = json.loads(str(f["meta"]))
-                arrays = {k: f[k] for k in f.files if k.startswith("param_")}
-        except FileNotFoundError:
-            raise ModelFileError(f"{path}: no such file") from None
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise ModelFileError(f"{path}: not an mlp-core model file ({exc})") from None
-        if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
-            raise ModelFileError(f"{path}: not an mlp-core model file")
-        if meta.get("version") != MODEL_VERSION:
-            raise ModelFileError(f"{path}: model format version {meta.get('version')} "
-                                 f"is not supported (this is version {MODEL_VERSION})")
-        cfg = meta["config"]
-        sizes = cfg["layers"]
-        params = [arrays.get(f"param_{i}") for i in range(2 * (len(sizes) - 1))]
-        expected = [s for a, b in zip(sizes[:-1], sizes[1:]) for s in ((a, b), (b,))]
-        if len(arrays) != len(expected) or any(
-                p is None or p.shape != s for p, s in zip(params, expected)):
-            raise ModelFileError(f"{path}: weights do not match the architecture {sizes}")
-        model = cls(backend=backend, device=device, _params=params, **cfg)
-        model.l1, model.l2 = meta.get("penalty", {}).get("l1", 0.0), meta.get("penalty", {}).get("l2", 0.0)
+            model = cls(backend=backend, device=device, _params=params, **meta["config"])
+        except MLPError as exc:
+            if isinstance(exc, (ModelFileError, BackendUnavailable)):
+                raise
+            raise ModelFileError(f"{path}: invalid configuration ({exc})") from None
+        model.l1, model.l2 = tuple(meta["penalty"]["l1"]), tuple(meta["penalty"]["l2"])
+        if meta["reduction"] not in REDUCTIONS:
+            raise ModelFileError(f"{path}: unknown reduction {meta['reduction']!r}")
+        model.reduction = meta["reduction"]
         return model
 
 
-def _check_layers(layers: Sequence[int]) -> list[int]:
+def per_layer(value: Any, name: str, n_layers: int) -> tuple[float, ...]:
+    """A penalty as one float per weight layer: a number applies to every layer."""
+    values = [value] * n_layers if _is_number(value) else _as_list(value)
+    if values is None or len(values) != n_layers or not all(
+            _is_number(v) and math.isfinite(v) and v >= 0 for v in values):
+        raise MLPError(f"{name} must be a number >= 0 or {n_layers} such numbers (one per weight "
+                       f"layer), got {value!r}")
+    return tuple(float(v) for v in values)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _param_count(layers: list[int]) -> int:
+    return sum(a * b + b for a, b in zip(layers[:-1], layers[1:]))
+
+
+def _check_memory(n_bytes: int, what: str) -> None:
+    """One clear error when ``n_bytes`` exceed this machine's physical memory."""
     try:
-        sizes = [int(s) for s in layers]
-        ok = len(sizes) >= 2 and all(s >= 1 and s == float(t) for s, t in zip(sizes, layers))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if n_bytes > total:
+        raise MLPError(f"{what} needs about {n_bytes / 2**30:.1f} GiB of memory; this machine "
+                       f"has {total / 2**30:.1f} GiB")
+
+
+def _check_layers(layers: Sequence[int]) -> list[int]:
+    sizes = None if isinstance(layers, (str, bytes)) else _as_list(layers)
+    if sizes is None or len(sizes) < 2 or not all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in sizes):
         raise MLPError(f"layers must be at least two positive integers (input to output), got {layers!r}")
-    return sizes
+    return [int(s) for s in sizes]
+
+
+def _as_list(value: Any) -> list | None:
+    try:
+        return list(value)
+    except TypeError:
+        return None
 
 
 def _positive_int(value: Any, name: str, minimum: int) -> int:

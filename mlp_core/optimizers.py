@@ -7,10 +7,12 @@ Every optimizer takes ``decay``: the learning rate at update t is ``lr / (1 + de
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from backends.base import Backend
+from .backends.base import Backend
 
 from .errors import MLPError, choice_error
 
@@ -22,10 +24,27 @@ class Optimizer:
     name = "optimizer"
 
     def __post_init__(self) -> None:
-        if not self.learning_rate > 0:
-            raise MLPError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if self.decay < 0:
-            raise MLPError(f"decay must be >= 0, got {self.decay}")
+        # every hyper-parameter: a finite number in its range (checked here, before any work)
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("bool", bool):
+                if not isinstance(value, bool):
+                    raise MLPError(f"{self.name}: {f.name} must be True or False, got {value!r}")
+                continue
+            low, high, closed = self.RANGES.get(f.name, (0.0, math.inf, True))
+            ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+                  and math.isfinite(value) and (value >= low if closed else value > low)
+                  and value < high)
+            if not ok:
+                interval = f"{'[' if closed else '('}{low:g}, {high:g})"
+                raise MLPError(f"{self.name}: {f.name} must be a finite number in {interval}, "
+                               f"got {value!r}")
+            setattr(self, f.name, float(value))
+
+    #: name -> (low, high, low included); others: [0, inf)
+    RANGES = {"learning_rate": (0.0, math.inf, False), "momentum": (0.0, 1.0, True),
+              "rho": (0.0, 1.0, True), "beta_1": (0.0, 1.0, True), "beta_2": (0.0, 1.0, True),
+              "epsilon": (0.0, math.inf, False)}
 
     def config(self) -> dict:
         return {"name": self.name, **asdict(self)}
@@ -116,9 +135,13 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "rmsprop": RMSprop, "adam"
 
 
 def get_optimizer(spec: str | Optimizer, **overrides) -> Optimizer:
-    """An optimizer from a name (with keyword overrides, None meaning default) or an instance."""
+    """An optimizer from a name or an instance, with keyword overrides (None meaning: keep)."""
     if isinstance(spec, Optimizer):
-        return spec
+        given = {k: v for k, v in overrides.items() if v is not None}
+        unknown = [k for k in given if k not in spec.__dataclass_fields__]
+        if unknown:
+            raise MLPError(f"optimizer {spec.name!r} takes no option {', '.join(unknown)}")
+        return dataclasses.replace(spec, **given) if given else spec
     key = str(spec).lower()
     if key not in OPTIMIZERS:
         raise choice_error("optimizer", spec, OPTIMIZERS)

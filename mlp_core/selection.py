@@ -12,8 +12,8 @@ import os
 from contextvars import ContextVar
 from typing import Iterator
 
-import backends
-from backends.base import Backend
+from . import backends
+from .backends.base import Backend
 
 from .errors import MLPError
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import backends
+from mlp_core import backends
 import mlp_core
 from mlp_core import selection
 from mlp_core.data import read_idx

@@ -33,7 +33,7 @@ def relative_errors(be, hidden, output, loss_name, l1, l2, seed=0):
     labels = rng.integers(0, sizes[-1], 7)
     y = np.eye(sizes[-1])[labels]
     acts = (get_activation(hidden),) * 2 + (get_activation(output, output=True),)
-    net = Network(acts, get_loss(loss_name, acts[-1]), l1, l2)
+    net = Network(acts, get_loss(loss_name, acts[-1]), (l1,) * 3, (l2,) * 3)
     xd, yd = be.asarray(x, "float64"), be.asarray(y, "float64")
 
     def total_loss(params_host):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backends.base import Backend
+from mlp_core.backends.base import Backend
 
 from .conftest import make_backend
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-import backends
+from mlp_core import backends
 import mlp_core
 from mlp_core import MLP, BackendUnavailable, MLPError, get_backend, set_backend, use_backend
 
@@ -57,8 +57,8 @@ def test_missing_library_names_the_install_command():
 
 
 def test_importing_mlp_core_imports_no_tensorflow_or_cupy():
-    code = ("import sys, mlp_core, backends; mlp_core.MLP([3, 2]);"
-            "print(sorted(m for m in ('tensorflow', 'cupy', 'keras') if m in sys.modules))")
+    code = ("import sys, mlp_core, mlp_core.backends; mlp_core.MLP([3, 2]);"
+            "print(sorted(m for m in ('tensorflow', 'cupy', 'keras', 'torch', 'jax') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -11,7 +11,7 @@ import pytest
 from mlp_core import MLP, BackendUnavailable, get_backend
 
 tf = pytest.importorskip("tensorflow", reason="TensorFlow is not installed (the tensorflow extra)")
-from backends import tf_namespace as tnp  # noqa: E402
+from mlp_core.backends import tf_namespace as tnp  # noqa: E402
 
 RNG = np.random.default_rng(0)
 A = RNG.normal(size=(4, 5)).astype(np.float32)

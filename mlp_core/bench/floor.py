@@ -58,7 +58,7 @@ def array_floor(xp, sizes: list[int], n: int, batch_size: int, dtype: str, sync=
 def tensorflow_floor(sizes: list[int], n: int, batch_size: int, dtype: str, device: str,
                      repeats: int = 5) -> float:
     """Seconds per epoch for TensorFlow: the products of all batches in one traced loop."""
-    from backends.tensorflow_backend import import_tensorflow
+    from ..backends.tensorflow_backend import import_tensorflow
 
     tf = import_tensorflow()
     dt = getattr(tf, dtype)

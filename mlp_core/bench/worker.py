@@ -101,7 +101,7 @@ def _gpu_peak_mb(be) -> float | None:
 
 def run_keras(impl, cfg: dict, batch_size: int) -> dict:
     """The seed's Keras reference model, from the same initial weights and data."""
-    from backends.tensorflow_backend import import_tensorflow, set_tf_threads
+    from ..backends.tensorflow_backend import import_tensorflow, set_tf_threads
 
     from mlp_core.errors import MLPError
 
@@ -161,7 +161,7 @@ def run_floor(impl, cfg: dict, batch_size: int) -> dict:
 
         threadpool_limits(cfg["threads"], user_api="blas")
     if impl.library == "tensorflow" and cfg.get("threads"):
-        from backends.tensorflow_backend import import_tensorflow, set_tf_threads
+        from ..backends.tensorflow_backend import import_tensorflow, set_tf_threads
 
         set_tf_threads(import_tensorflow(), cfg["threads"], None)
     ds = _data(cfg)  # the products' shapes come from the data actually trained on

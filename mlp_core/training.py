@@ -1,0 +1,185 @@
+"""The training loop, in two levels.
+
+- The *batch loop*: pure functions ``step``, ``train_batch`` and ``train_epoch`` that a backend may
+  compile as a whole (TensorFlow traces the epoch into one graph loop). They take and return the
+  training state as data: ``(params, opt_state, totals)``.
+- The *epoch loop* (:func:`run_epochs`): plain Python around the compiled epoch. It shuffles, keeps
+  the last good state, stops on divergence, runs the evaluation schedule, times each phase and
+  writes the history.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from time import perf_counter
+from typing import Any, Callable
+
+import numpy as np
+
+from .backends.base import Backend
+from .history import History
+from .network import Network, backward, count_correct, forward, penalty
+from .optimizers import Optimizer
+from .progress import EpochProgress
+
+EVAL_CHUNK = 10_000  # rows per forward pass when evaluating a whole set
+
+
+class TrainingDiverged(RuntimeWarning):
+    """The loss or the weights became NaN or infinite; training stopped, the last good state kept."""
+
+
+# ------------------------------------------------------------------------------------------------
+# The batch loop: pure functions a backend may compile
+def make_train_step(be: Backend, net: Network, opt: Optimizer) -> Callable:
+    """``step(params, opt_state, x, y) -> (params, opt_state, metrics)``, a pure function.
+
+    ``metrics`` holds three 0-d arrays: the batch's summed data loss, its penalty times the batch
+    size (so sums over batches give Keras's size-weighted mean), and its count of correct outputs.
+    """
+
+    def step(params, opt_state, x, y):
+        outs, z_out = forward(be, net, params, x)
+        a = outs[-1]
+        metrics = (net.loss.value_sum(be, a, z_out, y, net.activations[-1]),
+                   penalty(be, net, params) * be.row_count(y),
+                   count_correct(be, a, y))
+        grads = backward(be, net, params, outs, z_out, y)
+        params, opt_state = opt.apply(be, params, grads, opt_state)
+        return params, opt_state, metrics
+
+    return step
+
+
+def make_train_batch(be: Backend, step: Callable) -> Callable:
+    """One batch of an epoch: gather rows ``perm[start:stop]``, step, add up the metrics.
+
+    The slice happens inside, with the bounds as arguments, so the last, smaller batch needs no
+    separate trace.
+    """
+
+    def train_batch(params, opt_state, totals, x_all, y_all, perm, start, stop):
+        idx = perm[start:stop]
+        params, opt_state, metrics = step(params, opt_state, be.gather_rows(x_all, idx),
+                                          be.gather_rows(y_all, idx))
+        return params, opt_state, tuple(t + m for t, m in zip(totals, metrics))
+
+    return train_batch
+
+
+def make_train_epoch(be: Backend, step: Callable, batch_size: int) -> Callable:
+    """``train_epoch(params, opt_state, totals, x_all, y_all, perm) -> (params, opt_state, totals)``.
+
+    Every batch of ``perm`` in order, the last one smaller if need be. The loop runs over
+    ``be.batch_starts``, a Python range by default and a tensor range where the backend traces it.
+    """
+    train_batch = make_train_batch(be, step)
+
+    def train_epoch(params, opt_state, totals, x_all, y_all, perm):
+        n = perm.shape[0]
+        for start in be.batch_starts(n, batch_size):
+            params, opt_state, totals = train_batch(params, opt_state, totals, x_all, y_all, perm,
+                                                    start, be.minimum(start + batch_size, n))
+        return params, opt_state, totals
+
+    return train_epoch
+
+
+# ------------------------------------------------------------------------------------------------
+# Evaluation over a whole set
+def evaluate_arrays(be: Backend, net: Network, params: list, x_dev: Any, y_dev: Any) -> dict:
+    """``{"loss", "accuracy"}`` over a whole device-resident set, in chunks of EVAL_CHUNK rows.
+
+    The loss is the mean over samples plus the penalty, as Keras reports it.
+    """
+    n = x_dev.shape[0]
+    loss_sum = correct = 0.0
+    for i in range(0, n, EVAL_CHUNK):
+        rows = slice(i, min(i + EVAL_CHUNK, n))  # the array API leaves out-of-range stops open
+        outs, z = forward(be, net, params, x_dev[rows, :])
+        a, yc = outs[-1], y_dev[rows, :]
+        loss_sum += float(be.to_numpy(net.loss.value_sum(be, a, z, yc, net.activations[-1])))
+        correct += float(be.to_numpy(count_correct(be, a, yc)))
+    reg = penalty(be, net, params)
+    reg = reg if isinstance(reg, float) else float(be.to_numpy(reg))
+    return {"loss": loss_sum / n + reg, "accuracy": correct / n}
+
+
+def all_finite(be: Backend, arrays: list) -> bool:
+    """Whether every value of every array is finite: one reduction per array."""
+    xp = be.xp
+    return all(bool(be.to_numpy(xp.all(xp.isfinite(a)))) for a in arrays)
+
+
+def copy_state(be: Backend, state: Any) -> Any:
+    """A copy of nested lists/tuples/dicts of arrays (kernels may update arrays in place)."""
+    if isinstance(state, dict):
+        return {k: copy_state(be, v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(copy_state(be, v) for v in state)
+    return be.copy(state)
+
+
+# ------------------------------------------------------------------------------------------------
+# The epoch loop
+def run_epochs(be: Backend, net: Network, epoch_fn: Callable, params: list, opt_state: dict,
+               x_dev: Any, y_dev: Any, *, rng: np.random.Generator, epochs: int, shuffle: bool,
+               evals: list[tuple[str, str, Any, Any]], eval_every: int, dtype: str, history: History,
+               progress: EpochProgress) -> tuple[list, dict]:
+    """Train ``epochs`` epochs; return the final (or last good) ``(params, opt_state)``.
+
+    ``evals`` lists ``(loss_key, accuracy_key, x, y)`` for the full-set passes, which run every
+    ``eval_every`` epochs and after the last (0: never) and are timed apart from the batches.
+    A non-finite loss or weight stops training with a :class:`TrainingDiverged` warning: the state
+    from the end of the last good epoch is returned and ``history.stop_reason`` says why.
+    """
+    n = x_dev.shape[0]
+    for epoch in range(1, epochs + 1):
+        t0 = perf_counter()
+        perm = be.asarray(rng.permutation(n) if shuffle else np.arange(n), "int64")
+        be.synchronize()
+        t1 = perf_counter()
+        last_good = copy_state(be, (params, opt_state))
+        totals = tuple(be.asarray(0.0, dtype) for _ in range(3))
+        params, opt_state, totals = epoch_fn(params, opt_state, totals, x_dev, y_dev, perm)
+        be.synchronize()
+        t2 = perf_counter()
+        loss_sum, penalty_sum, correct = (float(be.to_numpy(t)) for t in totals)
+        bad = _divergence(be, params, (loss_sum + penalty_sum) / n)
+        if bad:
+            history.stop_reason = (f"{bad} in epoch {epoch}; stopped and kept the weights from the "
+                                   f"{'end of epoch ' + str(epoch - 1) if epoch > 1 else 'start'} "
+                                   "(the learning rate is probably too large, or the inputs are "
+                                   "not scaled)")
+            warnings.warn(history.stop_reason, TrainingDiverged, stacklevel=3)
+            progress.message(history.stop_reason)
+            return last_good
+        rec = {"epoch": epoch, "loss": (loss_sum + penalty_sum) / n,
+               "reg_loss": penalty_sum / n, "accuracy": correct / n}
+        if eval_every and (epoch % eval_every == 0 or epoch == epochs):
+            for loss_key, accuracy_key, xe, ye in evals:
+                r = evaluate_arrays(be, net, params, xe, ye)
+                rec[loss_key], rec[accuracy_key] = r["loss"], r["accuracy"]
+        be.synchronize()
+        t3 = perf_counter()
+        rec.update(time_shuffle=t1 - t0, time_batches=t2 - t1, time_eval=t3 - t2,
+                   time_epoch=t3 - t0, mean_abs_w=_mean_abs_weights(be, params))
+        history.append(rec)
+        progress.update(epoch, rec)
+    return params, opt_state
+
+
+def _divergence(be: Backend, params: list, loss: float) -> str | None:
+    """Why this epoch's result cannot be kept, or None. The loss is computed before each update,
+    so the epoch's last update is checked through the weights themselves."""
+    if not math.isfinite(loss):
+        return f"the loss became {loss}"
+    if not all_finite(be, params):
+        return "the weights became NaN or infinite"
+    return None
+
+
+def _mean_abs_weights(be: Backend, params: list) -> list[float]:
+    xp = be.xp
+    return [float(be.to_numpy(xp.mean(xp.abs(w)))) for w in params[0::2]]
