@@ -1,7 +1,7 @@
 """Backend registry: every backend by name, loaded lazily on first use.
 
-Importing this package imports no array library but NumPy: TensorFlow and CuPy are imported only
-when their backend is created.
+Importing this package imports no array library but NumPy: the others are imported only when their
+backend is created. Adding a backend means one module here plus one entry in ``REGISTRY``.
 """
 
 from __future__ import annotations
@@ -9,11 +9,20 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .base import Backend  # first: the core imports it while this package is initialising
 
 from ..errors import BackendUnavailable, MLPError, choice_error  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named set of backend options that the tests, the bench and the CLI offer as one choice."""
+
+    name: str
+    options: dict = field(default_factory=dict)
+    tested: bool = True  # whether the shared test suite runs it (False: bench only)
 
 
 @dataclass(frozen=True)
@@ -24,21 +33,50 @@ class BackendEntry:
     requires: tuple[str, ...]  # import names of the libraries it needs
     install: str  # the command that makes it available
     devices: tuple[str, ...]
+    variants: tuple[Variant, ...] = ()  # empty: one variant, the backend's name, default options
+    modes: tuple[str, ...] = ()  # values of its "mode" option, if it has one
+    floor: str = ""  # the backend whose matrix-product floor applies (default: itself)
+
+    def __post_init__(self) -> None:
+        if not self.variants:
+            object.__setattr__(self, "variants", (Variant(self.name),))
+        if not self.floor:
+            object.__setattr__(self, "floor", self.name)
 
 
+# The one list of backends: tests, bench, CLI help and examples derive theirs from it.
 REGISTRY: dict[str, BackendEntry] = {
     e.name: e
     for e in [
         BackendEntry("numpy", "mlp_core.backends.numpy_backend", "NumpyBackend",
                      ("numpy", "array_api_compat"), "pip install numpy array-api-compat", ("cpu",)),
         BackendEntry("array-api-strict", "mlp_core.backends.strict_backend", "StrictBackend",
-                     ("array_api_strict",), "pip install array-api-strict", ("cpu",)),
+                     ("array_api_strict",), "pip install array-api-strict", ("cpu",),
+                     floor="numpy"),  # its arrays are NumPy's: it has no products of its own
         BackendEntry("tensorflow", "mlp_core.backends.tensorflow_backend", "TensorFlowBackend",
-                     ("tensorflow",), 'pip install "mlp-core[tensorflow]"', ("cpu", "gpu")),
+                     ("tensorflow",), 'pip install "mlp-core[tensorflow]"', ("cpu", "gpu"),
+                     (Variant("tensorflow", {"mode": "compiled"}),
+                      Variant("tensorflow-eager", {"mode": "eager"}),
+                      Variant("tensorflow-xla", {"mode": "compiled", "jit_compile": True},
+                              tested=False)),
+                     ("compiled", "eager")),
         BackendEntry("cupy", "mlp_core.backends.cupy_backend", "CupyBackend",
                      ("cupy",), 'pip install "mlp-core[cupy]"', ("gpu",)),
     ]
 }
+
+
+def variants(tested_only: bool = False) -> list[tuple[Variant, BackendEntry]]:
+    """Every variant of every backend, in registry order."""
+    return [(v, e) for e in REGISTRY.values() for v in e.variants if v.tested or not tested_only]
+
+
+def variant(name: str) -> tuple[Variant, BackendEntry]:
+    """The variant called ``name`` (e.g. ``"tensorflow-eager"``) and its backend."""
+    found = {v.name: (v, e) for v, e in variants()}
+    if name not in found:
+        raise choice_error("implementation", name, found)
+    return found[name]
 
 
 def entry(name: str) -> BackendEntry:
@@ -73,4 +111,5 @@ def create(name: str, device: str | None = None, **options) -> Backend:
     return cls(device=device, **options)
 
 
-__all__ = ["Backend", "BackendEntry", "REGISTRY", "create", "entry", "missing_libraries"]
+__all__ = ["Backend", "BackendEntry", "REGISTRY", "Variant", "create", "entry", "missing_libraries",
+           "variant", "variants"]

@@ -54,11 +54,19 @@ class Backend:
         """Limit the threads the backend's compute library uses (None: library default)."""
 
     def describe(self) -> dict:
-        """Name, device, mode and library details, for ``mlp-core info`` and the history."""
+        """Name, device, mode and library details, for ``mlp-core info``, the history and the
+        bench; a GPU backend adds the GPU's model under ``"gpu"``."""
         return {"backend": self.name, "device": self.device, "mode": self.mode}
 
+    def peak_memory_mb(self) -> float | None:
+        """Peak device memory in use so far, in MiB (None on the CPU, or where unknown)."""
+        return None
+
     # -- kernels: generic array-API versions -----------------------------------------------
-    def matmul(self, a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False) -> Any:
+    def matmul(self, a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False,
+               out: Any = None) -> Any:
+        """a @ b, either operand transposed. A backend may write the result into ``out`` (a
+        buffer of the result's shape) and return it; the generic version ignores ``out``."""
         xp = self.xp
         if transpose_a:
             a = xp.matrix_transpose(a)

@@ -54,9 +54,33 @@ class CupyBackend(Backend):
 
         super().__init__(xp_cupy, device)
         self.cupy = cupy
-        self.fused = bool(fused)
         self.mode = "fused" if fused else "eager"
-        self._k = _kernels(cupy) if fused else None
+        if fused:  # decided once: the fused kernels replace the generic ones on this instance
+            self._k = _kernels(cupy)
+            self.sigmoid, self.sigmoid_backward = self._fused_sigmoid, self._fused_sigmoid_backward
+            self.sgd_update, self.rmsprop_update = self._fused_sgd, self._fused_rmsprop
+            self.adam_update = self._fused_adam
+
+    def _fused_sigmoid(self, z):
+        return self._k["sigmoid"](z)
+
+    def _fused_sigmoid_backward(self, a, delta):
+        return self._k["sigmoid_backward"](a, delta)
+
+    def _fused_sgd(self, p, g, m, lr, momentum, nesterov):
+        if m is None:
+            self._k["sgd"](g, lr, p)
+        else:
+            self._k["sgd_momentum"](g, lr, momentum, nesterov, p, m)
+        return p, m
+
+    def _fused_rmsprop(self, p, g, v, lr, rho, eps):
+        self._k["rmsprop"](g, lr, rho, eps, p, v)
+        return p, v
+
+    def _fused_adam(self, p, g, m, v, alpha, beta_1, beta_2, eps):
+        self._k["adam"](g, alpha, beta_1, beta_2, eps, p, m, v)
+        return p, m, v
 
     # -- data movement --------------------------------------------------------------------
     def asarray(self, host: Any, dtype: str | None = None) -> Any:
@@ -72,6 +96,10 @@ class CupyBackend(Backend):
     def synchronize(self) -> None:
         self.cupy.cuda.get_current_stream().synchronize()
 
+    def peak_memory_mb(self) -> float | None:
+        # CuPy keeps no high-water mark; its pool only grows unless freed, so what it holds is one
+        return self.cupy.get_default_memory_pool().total_bytes() / 2**20
+
     def describe(self) -> dict:
         cupy = self.cupy
         dev = cupy.cuda.Device()
@@ -83,38 +111,9 @@ class CupyBackend(Backend):
                 "cuda_runtime": f"{runtime // 1000}.{runtime % 1000 // 10}"}
 
     # -- kernels ------------------------------------------------------------------------------
-    def matmul(self, a, b, transpose_a=False, transpose_b=False):
+    def matmul(self, a, b, transpose_a=False, transpose_b=False, out=None):
         # transposed views: cuBLAS reads them through its transpose flags
-        return self.cupy.matmul(a.T if transpose_a else a, b.T if transpose_b else b)
+        return self.cupy.matmul(a.T if transpose_a else a, b.T if transpose_b else b, out=out)
 
     def gather_rows(self, x, idx):
         return self.cupy.take(x, idx, axis=0)
-
-    def sigmoid(self, z):
-        return self._k["sigmoid"](z) if self.fused else super().sigmoid(z)
-
-    def sigmoid_backward(self, a, delta):
-        if not self.fused:
-            return super().sigmoid_backward(a, delta)
-        return self._k["sigmoid_backward"](a, delta)
-
-    def sgd_update(self, p, g, m, lr, momentum, nesterov):
-        if not self.fused:
-            return super().sgd_update(p, g, m, lr, momentum, nesterov)
-        if m is None:
-            self._k["sgd"](g, lr, p)
-            return p, None
-        self._k["sgd_momentum"](g, lr, momentum, nesterov, p, m)
-        return p, m
-
-    def rmsprop_update(self, p, g, v, lr, rho, eps):
-        if not self.fused:
-            return super().rmsprop_update(p, g, v, lr, rho, eps)
-        self._k["rmsprop"](g, lr, rho, eps, p, v)
-        return p, v
-
-    def adam_update(self, p, g, m, v, alpha, beta_1, beta_2, eps):
-        if not self.fused:
-            return super().adam_update(p, g, m, v, alpha, beta_1, beta_2, eps)
-        self._k["adam"](g, alpha, beta_1, beta_2, eps, p, m, v)
-        return p, m, v

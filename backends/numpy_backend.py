@@ -50,8 +50,8 @@ class NumpyBackend(Backend):
         return info
 
     # Transposes as views: BLAS reads them through its own transpose flag, no copy is made.
-    def matmul(self, a, b, transpose_a=False, transpose_b=False):
-        return np.matmul(a.T if transpose_a else a, b.T if transpose_b else b)
+    def matmul(self, a, b, transpose_a=False, transpose_b=False, out=None):
+        return np.matmul(a.T if transpose_a else a, b.T if transpose_b else b, out=out)
 
     def dense(self, a, w, b):
         z = np.matmul(a, w)

@@ -84,21 +84,22 @@ class TensorFlowBackend(Backend):
         super().__init__(tf_namespace, device)
         self.tf = tf
         self.mode, self.jit_compile = mode, bool(jit_compile)
-        self._tf_device = "/GPU:0" if device == "gpu" else "/CPU:0"
+        #: the TensorFlow device string that every tensor and traced function is placed on
+        self.tf_device = "/GPU:0" if device == "gpu" else "/CPU:0"
         self._gpu_name = (tf.config.experimental.get_device_details(gpus[0]).get("device_name")
                           if device == "gpu" else None)
 
     # -- data movement --------------------------------------------------------------------
     def asarray(self, host: Any, dtype: str | None = None) -> Any:
         host = np.asarray(host)
-        with self.tf.device(self._tf_device):
+        with self.tf.device(self.tf_device):
             return self.tf.constant(host, dtype=getattr(self.tf, dtype or str(host.dtype)))
 
     def to_numpy(self, x: Any) -> np.ndarray:
         return x.numpy() if hasattr(x, "numpy") else np.asarray(x)
 
     def copy(self, x: Any) -> Any:
-        with self.tf.device(self._tf_device):
+        with self.tf.device(self.tf_device):
             return self.tf.identity(x)
 
     def synchronize(self) -> None:
@@ -106,7 +107,7 @@ class TensorFlowBackend(Backend):
             self.tf.test.experimental.sync_devices()
 
     def compile(self, fn: Callable) -> Callable:
-        tf, device = self.tf, self._tf_device
+        tf, device = self.tf, self.tf_device
         if self.mode == "compiled":
             fn = tf.function(fn, jit_compile=self.jit_compile or None)
 
@@ -116,6 +117,11 @@ class TensorFlowBackend(Backend):
 
         run.traced = fn  # exposes experimental_get_tracing_count() in compiled mode
         return run
+
+    def peak_memory_mb(self) -> float | None:
+        if self.device != "gpu":
+            return None
+        return self.tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
 
     # -- threads and description ------------------------------------------------------------
     def set_threads(self, n: int | None) -> None:
@@ -132,7 +138,7 @@ class TensorFlowBackend(Backend):
         return info
 
     # -- kernels: transposes as flags, batch size from the dynamic shape ----------------------
-    def matmul(self, a, b, transpose_a=False, transpose_b=False):
+    def matmul(self, a, b, transpose_a=False, transpose_b=False, out=None):
         return self.tf.linalg.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
 
     def row_count(self, x):

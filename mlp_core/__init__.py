@@ -1,20 +1,36 @@
 """mlp-core: one array-API MLP core on pluggable backends (NumPy, TensorFlow, CuPy, PyTorch, JAX).
 
-Importing this package imports no array library but NumPy (and array-api-compat).
+Importing this package is cheap and imports no array library: each public name below is loaded
+from its module on first use (PEP 562), so ``import mlp_core`` never imports TensorFlow, CuPy,
+PyTorch or JAX, and the CLI can answer Ctrl-C during start-up with one line.
 """
 
-from ._version import __version__  # noqa: F401
-from .data import Dataset, load_dataset, make_scaler, read_idx  # noqa: E402
-from .errors import BackendUnavailable, DataError, MLPError, ModelFileError  # noqa: E402
-from .history import History  # noqa: E402
-from .model import MLP  # noqa: E402
-from .optimizers import SGD, Adam, RMSprop  # noqa: E402
-from .training import TrainingDiverged  # noqa: E402
-from .selection import get_backend, reset_backend, set_backend, use_backend  # noqa: E402
+from __future__ import annotations
 
-__all__ = [
-    "MLP", "History", "TrainingDiverged", "SGD", "RMSprop", "Adam",
-    "load_dataset", "Dataset", "read_idx", "make_scaler",
-    "set_backend", "use_backend", "get_backend", "reset_backend",
-    "MLPError", "BackendUnavailable", "DataError", "ModelFileError",
-]
+import importlib
+from typing import Any
+
+from ._version import __version__
+
+_EXPORTS = {
+    "MLP": "model", "History": "history", "TrainingDiverged": "training",
+    "SGD": "optimizers", "RMSprop": "optimizers", "Adam": "optimizers",
+    "load_dataset": "data", "Dataset": "data", "read_idx": "data", "make_scaler": "data",
+    "set_backend": "selection", "use_backend": "selection", "get_backend": "selection",
+    "reset_backend": "selection", "PRESETS": "presets", "get_preset": "presets",
+    "MLPError": "errors", "BackendUnavailable": "errors", "DataError": "errors",
+    "ModelFileError": "errors",
+}
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'mlp_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -95,6 +95,15 @@ class MLP:
         self.history: History | None = None
         self._epoch_fns: dict[tuple, Any] = {}  # compiled epochs, reused by later fits
 
+    @classmethod
+    def from_preset(cls, name: str, n_inputs: int = 784, n_classes: int = 10,
+                    **overrides: Any) -> "MLP":
+        """A model with preset ``name``'s architecture and options (see :mod:`mlp_core.presets`);
+        train it with ``get_preset(name).fit(model, x, y)`` for the preset's schedule."""
+        from .presets import get_preset
+
+        return get_preset(name).build(n_inputs, n_classes, **overrides)
+
     # -- description ------------------------------------------------------------------------
     @property
     def n_classes(self) -> int:

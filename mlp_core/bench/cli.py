@@ -8,7 +8,8 @@ from pathlib import Path
 
 
 def add_bench_parser(sub) -> None:
-    from ..cli import _int_list, add_model_args
+    from ..options import add_model_args, int_list, positive_int
+    from .impls import MODIFIERS, base_names
     from .runner import DEFAULT_BATCH_SIZES, DEFAULT_IMPLS
 
     b = sub.add_parser("bench", help="time implementations side by side with the Keras reference",
@@ -18,13 +19,13 @@ def add_bench_parser(sub) -> None:
     add_model_args(b)
     g = b.add_argument_group("what to measure")
     g.add_argument("--impl", default=",".join(DEFAULT_IMPLS),
-                   help="comma-separated: numpy, array-api-strict, tensorflow, tensorflow-eager, "
-                   "tensorflow-xla, cupy, keras; modifiers +f64, +input-delta "
-                   "(default: %(default)s)")
-    g.add_argument("--batch-sizes", type=_int_list, default=list(DEFAULT_BATCH_SIZES),
+                   help=f"comma-separated: {', '.join(base_names())}; modifiers "
+                   f"{', '.join('+' + m for m in MODIFIERS)} (default: %(default)s)")
+    g.add_argument("--batch-sizes", type=int_list, default=list(DEFAULT_BATCH_SIZES),
                    help="(default: 100,500,1000,10000,60000)")
-    g.add_argument("--repeat", type=int, default=3, help="runs per cell (default: %(default)s)")
-    g.add_argument("--threads", type=int, help="compute threads for every implementation")
+    g.add_argument("--repeat", type=positive_int, default=3,
+                   help="runs per cell (default: %(default)s)")
+    g.add_argument("--threads", type=positive_int, help="compute threads for every implementation")
     g.add_argument("--device", help="cpu or gpu")
     g.add_argument("--no-floor", action="store_true", help="skip the matrix-product floor")
     g.add_argument("--no-warmup", action="store_true", help="time the first epoch cold")
@@ -34,9 +35,15 @@ def add_bench_parser(sub) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from ..errors import MLPError
+    from ..options import resolve_preset
     from .report import markdown_table, summarize, write_reports
     from .runner import BenchConfig, make_plan, progress_line, run_benchmark
 
+    args.batch_size = None  # the bench's batch sizes come from --batch-sizes
+    resolve_preset(args)
+    if args.momentum or args.decay or args.init_scale != 1.0 or args.reduction != "mean":
+        raise MLPError("bench trains what the Keras reference can match: no momentum, decay, "
+                       f"init scale or summed reduction (preset {args.preset} or the options set one)")
     cfg = BenchConfig(
         dataset=args.dataset, data_dir=args.data_dir, scaler=args.scaler, layers=args.layers,
         activation=args.activation, output=args.output, loss=args.loss, init=args.init,
@@ -44,9 +51,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
         seed=args.seed, dtype=args.dtype, threads=args.threads, device=args.device,
         warmup=not args.no_warmup, impls=[s for s in args.impl.split(",") if s.strip()],
         batch_sizes=args.batch_sizes, repeats=args.repeat, floor=not args.no_floor)
-    if args.momentum is not None or args.decay is not None or args.init_scale != 1.0:
-        raise MLPError("bench does not take --momentum, --decay or --init-scale (the Keras "
-                       "reference could not match them)")
     plan = make_plan(cfg)
     for impl, why in plan.skipped.items():
         print(f"mlp-core bench: skipping {impl}: {why}", file=sys.stderr)

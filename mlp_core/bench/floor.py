@@ -1,8 +1,11 @@
-"""The floor: how long the matrix products of an epoch alone take, with the same shapes and library.
+"""The floor: how long the matrix products of an epoch alone take, with the same shapes and backend.
 
 Per batch, the products that any implementation of the network must do: one forward product per
 layer, one weight-gradient product per layer, one delta product per layer but the first (no delta
-into the input layer). Outputs go to preallocated buffers, so nothing but the products is timed.
+into the input layer). The products go through the backend's own ``matmul`` kernel (into reused
+buffers where the backend writes into ``out``) inside the backend's own ``compile``, so a traced
+backend runs them as one graph loop, as it runs training. Each product feeds one element into a
+running total, so that no compiler can prune it; that costs one scalar read per product.
 """
 
 from __future__ import annotations
@@ -11,103 +14,69 @@ from time import perf_counter
 
 import numpy as np
 
-
-def _batch_sizes(n: int, batch_size: int) -> list[int]:
-    return [min(batch_size, n - s) for s in range(0, n, batch_size)]
+from ..backends.base import Backend
 
 
-def _median_epoch(run_epoch, sync, repeats: int) -> float:
-    run_epoch()  # warm-up
-    sync()
+def _median_epoch(run_epoch, repeats: int) -> float:
+    run_epoch()  # warm-up (and trace)
     times = []
     for _ in range(repeats):
         t = perf_counter()
         run_epoch()
-        sync()
         times.append(perf_counter() - t)
     return float(np.median(times))
 
 
-def array_floor(xp, sizes: list[int], n: int, batch_size: int, dtype: str, sync=lambda: None,
-                repeats: int = 5) -> float:
-    """Seconds per epoch for NumPy-like libraries (NumPy, CuPy) with ``matmul(..., out=)``."""
+def products_per_epoch(sizes: list[int], n: int, batch_size: int) -> float:
+    """Floating-point operations of the floor's products in one epoch (2·m·k·n per product)."""
+    flops = 0.0
+    for start in range(0, n, batch_size):
+        b = min(batch_size, n - start)
+        for i, (a, c) in enumerate(zip(sizes[:-1], sizes[1:])):
+            flops += 2 * b * a * c * (3 if i > 0 else 2)  # forward, weight gradient, delta
+    return flops
+
+
+def measure_floor(be: Backend, sizes: list[int], n: int, batch_size: int, dtype: str,
+                  repeats: int = 5) -> float:
+    """Seconds per epoch of the matrix products alone on backend ``be``."""
     rng = np.random.default_rng(0)
-    dt = getattr(xp, dtype)
-    w = [xp.asarray(rng.random((a, b)), dtype=dt) for a, b in zip(sizes[:-1], sizes[1:])]
-    shapes = sorted(set(_batch_sizes(n, batch_size)))
-    bufs = {}
-    for b in shapes:
-        acts = [xp.asarray(rng.random((b, s)), dtype=dt) for s in sizes]  # layer outputs, input first
-        bufs[b] = acts, [xp.empty((b, s), dtype=dt) for s in sizes[1:]]
-    grads = [xp.empty((a, c), dtype=dt) for a, c in zip(sizes[:-1], sizes[1:])]
-    batches = _batch_sizes(n, batch_size)
+
+    def arr(*shape):
+        return be.asarray(rng.random(shape), dtype)
+
+    w = [arr(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+
+    def buffers(b):  # a batch's layer outputs (input first), product outputs, weight gradients
+        return ([arr(b, s) for s in sizes], [arr(b, s) for s in sizes[1:]],
+                [arr(a, c) for a, c in zip(sizes[:-1], sizes[1:])])
+
+    def products(bufs, total):
+        acts, outs, grads = bufs
+        for i, wi in enumerate(w):  # forward
+            total = total + be.matmul(acts[i], wi, out=outs[i])[0, 0]
+        for i in reversed(range(len(w))):  # backward: weight gradient, then delta
+            total = total + be.matmul(acts[i], acts[i + 1], transpose_a=True, out=grads[i])[0, 0]
+            if i > 0:
+                total = total + be.matmul(acts[i + 1], w[i], transpose_b=True,
+                                          out=outs[i - 1])[0, 0]
+        return total
+
+    n_full, rest = divmod(n, batch_size)
+    full, last = buffers(batch_size), buffers(rest) if rest else None
+
+    def epoch(total):
+        for _ in be.batch_starts(n_full * batch_size, batch_size):
+            total = products(full, total)
+        if last is not None:
+            total = products(last, total)
+        return total
+
+    compiled = be.compile(epoch)
 
     def run_epoch():
-        for b in batches:
-            acts, out = bufs[b]
-            for i, wi in enumerate(w):  # forward
-                xp.matmul(acts[i], wi, out=out[i])
-            for i in reversed(range(len(w))):  # backward: weight gradient, then delta
-                xp.matmul(acts[i].T, acts[i + 1], out=grads[i])
-                if i > 0:
-                    xp.matmul(acts[i + 1], w[i].T, out=out[i - 1])
+        total = compiled(be.asarray(0.0, dtype))
+        be.synchronize()
+        be.to_numpy(total)  # waits for the result where the backend runs asynchronously
 
-    return _median_epoch(run_epoch, sync, repeats)
-
-
-def tensorflow_floor(sizes: list[int], n: int, batch_size: int, dtype: str, device: str,
-                     repeats: int = 5) -> float:
-    """Seconds per epoch for TensorFlow: the products of all batches in one traced loop."""
-    from ..backends.tensorflow_backend import import_tensorflow
-
-    tf = import_tensorflow()
-    dt = getattr(tf, dtype)
-    rng = np.random.default_rng(0)
-    dev = "/GPU:0" if device == "gpu" else "/CPU:0"
-    with tf.device(dev):
-        w = [tf.constant(rng.random((a, b)), dtype=dt) for a, b in zip(sizes[:-1], sizes[1:])]
-        def products(acts):
-            # a scalar that depends on every product, so none is pruned from the graph
-            total = tf.zeros((), dt)
-            for i, wi in enumerate(w):
-                total += tf.linalg.matmul(acts[i], wi)[0, 0]
-            for i in reversed(range(len(w))):
-                total += tf.linalg.matmul(acts[i], acts[i + 1], transpose_a=True)[0, 0]
-                if i > 0:
-                    total += tf.linalg.matmul(acts[i + 1], w[i], transpose_b=True)[0, 0]
-            return total
-
-        def make_acts(b):
-            return [tf.constant(rng.random((b, s)), dtype=dt) for s in sizes]
-
-        full, n_full = make_acts(batch_size), n // batch_size
-        last = make_acts(n % batch_size) if n % batch_size else None
-
-        @tf.function
-        def epoch():
-            total = tf.zeros((), dt)
-            for _ in tf.range(n_full):
-                total += products(full)
-            if last is not None:
-                total += products(last)
-            return total
-
-        def run_epoch():
-            epoch().numpy()  # .numpy() waits for the result
-
-        return _median_epoch(run_epoch, lambda: None, repeats)
-
-
-def measure_floor(library: str, sizes: list[int], n: int, batch_size: int, dtype: str,
-                  device: str) -> float:
-    """Seconds per epoch of the matrix products alone, for ``library``."""
-    if library == "numpy":
-        return array_floor(np, sizes, n, batch_size, dtype)
-    if library == "cupy":
-        import cupy
-
-        return array_floor(cupy, sizes, n, batch_size, dtype,
-                           sync=cupy.cuda.get_current_stream().synchronize)
-    if library == "tensorflow":
-        return tensorflow_floor(sizes, n, batch_size, dtype, device)
-    raise ValueError(library)
+    return _median_epoch(run_epoch, repeats)

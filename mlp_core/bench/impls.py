@@ -1,48 +1,45 @@
-"""What the bench can measure: implementation specs, their library, whether they can run here.
+"""What the bench can measure: implementation specs, derived from the backend registry.
 
-A spec is a base name with optional modifiers joined by '+': ``numpy``, ``numpy+f64``,
-``numpy+input-delta``, ``tensorflow`` (compiled), ``tensorflow-eager``, ``tensorflow-xla``,
-``cupy``, ``keras``. ``floor-<library>`` specs (the matrix products alone) are added by the runner.
+A spec is a base name with optional modifiers joined by '+'. The bases are every backend variant
+of the registry (``numpy``, ``tensorflow``, ``tensorflow-eager``, ...), plus ``keras`` (the Keras
+reference model). Modifiers: ``f64`` (float64) and ``input-delta`` (also compute the input layer's
+unused delta). ``floor-<backend>`` specs (the matrix products alone) are added by the runner.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from .. import backends
 from ..errors import MLPError, choice_error
 
-# base name -> (library, backend name or None for keras/floors, backend options)
-BASES: dict[str, tuple[str, str | None, dict]] = {
-    "numpy": ("numpy", "numpy", {}),
-    "array-api-strict": ("numpy", "array-api-strict", {}),
-    "tensorflow": ("tensorflow", "tensorflow", {"mode": "compiled"}),
-    "tensorflow-eager": ("tensorflow", "tensorflow", {"mode": "eager"}),
-    "tensorflow-xla": ("tensorflow", "tensorflow", {"mode": "compiled", "jit_compile": True}),
-    "cupy": ("cupy", "cupy", {}),
-    "keras": ("tensorflow", None, {}),
-    "floor-numpy": ("numpy", None, {}),
-    "floor-tensorflow": ("tensorflow", None, {}),
-    "floor-cupy": ("cupy", None, {}),
-}
+KERAS = "keras"
+KERAS_NEEDS = ("tensorflow", "keras")  # import names
 MODIFIERS = ("f64", "input-delta")
-LIBRARY_MODULES = {"numpy": ("numpy",), "tensorflow": ("tensorflow",), "cupy": ("cupy",)}
-EXTRA_MODULES = {"keras": ("keras",), "array-api-strict": ("array_api_strict",)}
+FLOOR_PREFIX = "floor-"
 
 
 @dataclass(frozen=True)
 class ImplSpec:
     spec: str
     base: str
-    modifiers: tuple[str, ...]
-
-    @property
-    def library(self) -> str:
-        return BASES[self.base][0]
+    modifiers: tuple[str, ...] = ()
+    backend: str | None = None  # the registry backend it runs on (None: the Keras reference)
+    options: dict = field(default_factory=dict, compare=False)  # that backend's options
 
     @property
     def is_floor(self) -> bool:
-        return self.base.startswith("floor-")
+        return self.base.startswith(FLOOR_PREFIX)
+
+    @property
+    def is_reference(self) -> bool:
+        return self.base == KERAS
+
+    @property
+    def library(self) -> str:
+        """The backend whose floor applies (Keras runs on TensorFlow)."""
+        return backends.entry(self.backend).floor if self.backend else "tensorflow"
 
     @property
     def dtype(self) -> str | None:
@@ -50,21 +47,35 @@ class ImplSpec:
 
     def missing(self) -> list[str]:
         """Python modules this implementation needs that are not installed."""
-        mods = LIBRARY_MODULES[self.library] + EXTRA_MODULES.get(self.base, ())
-        return [m for m in mods if importlib.util.find_spec(m) is None]
+        if self.is_reference:
+            return [m for m in KERAS_NEEDS if importlib.util.find_spec(m) is None]
+        return backends.missing_libraries(self.backend)
+
+
+def base_names() -> list[str]:
+    """Every base an ``--impl`` list may name, in registry order, then ``keras``."""
+    return [v.name for v, _ in backends.variants()] + [KERAS]
 
 
 def parse_impl(spec: str) -> ImplSpec:
     base, *mods = [p.strip().lower() for p in spec.split("+")]
-    if base not in BASES or base.startswith("floor-"):
-        raise choice_error("implementation", base, [b for b in BASES if not b.startswith("floor-")])
+    if base.startswith(FLOOR_PREFIX):
+        name = base[len(FLOOR_PREFIX):]
+        return ImplSpec(base, base, (), backends.entry(name).name,
+                        dict(backends.entry(name).variants[0].options))
+    if base not in base_names():
+        raise choice_error("implementation", base, base_names())
     for m in mods:
         if m not in MODIFIERS:
             raise choice_error(f"modifier of {base!r}", m, MODIFIERS)
-    if "input-delta" in mods and base == "keras":
+    if "input-delta" in mods and base == KERAS:
         raise MLPError("keras computes no input-layer delta; 'input-delta' applies to our backends")
-    return ImplSpec("+".join([base, *mods]), base, tuple(mods))
+    if base == KERAS:
+        return ImplSpec("+".join([base, *mods]), base, tuple(mods))
+    variant, entry = backends.variant(base)
+    return ImplSpec("+".join([base, *mods]), base, tuple(mods), entry.name, dict(variant.options))
 
 
-def floor_for(library: str) -> ImplSpec:
-    return ImplSpec(f"floor-{library}", f"floor-{library}", ())
+def floor_for(backend: str) -> ImplSpec:
+    """The floor of a backend: its products alone, with its default variant's options."""
+    return parse_impl(FLOOR_PREFIX + backend)

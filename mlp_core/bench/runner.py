@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import MLPError
+from ..presets import DEFAULT_PRESET, get_preset
 from .impls import ImplSpec, floor_for, parse_impl
 
 DEFAULT_IMPLS = ("numpy", "tensorflow", "keras")
@@ -38,7 +39,7 @@ class BenchConfig:
     optimizer: str = "rmsprop"
     lr: float | None = None
     l1: float = 0.0
-    l2: float = 0.01
+    l2: float | list[float] = field(default_factory=lambda: get_preset(DEFAULT_PRESET).l2())
     epochs: int = 35
     seed: int = 0
     dtype: str = "float32"
@@ -58,6 +59,25 @@ class BenchConfig:
         return d
 
 
+def validate_training(cfg: BenchConfig) -> None:
+    """Check the training configuration here, before any worker starts: one clear error."""
+    from ..data import DATASETS, make_scaler
+    from ..model import MLP, per_layer
+    from ..optimizers import get_optimizer
+
+    if str(cfg.dataset).lower().replace("_", "-") not in DATASETS:
+        raise MLPError(f"unknown dataset {cfg.dataset!r}; valid: {', '.join(DATASETS)}")
+    if cfg.data_dir is not None and not Path(cfg.data_dir).is_dir():
+        raise MLPError(f"--data-dir {cfg.data_dir}: no such folder")
+    if cfg.scaler != "none":
+        make_scaler(cfg.scaler)
+    get_optimizer(cfg.optimizer, learning_rate=cfg.lr)
+    model = MLP([784, *cfg.layers, 10], activation=cfg.activation, output=cfg.output,
+                loss=cfg.loss, init=cfg.init, seed=cfg.seed, dtype=cfg.dtype, backend="numpy")
+    per_layer(cfg.l1, "l1", len(model.layers) - 1)
+    per_layer(cfg.l2, "l2", len(model.layers) - 1)
+
+
 @dataclass
 class Plan:
     jobs: list[dict]
@@ -66,6 +86,7 @@ class Plan:
 
 def make_plan(cfg: BenchConfig) -> Plan:
     """Validate the config and list the measurements, interleaved: A B C A B C ..."""
+    validate_training(cfg)
     if cfg.repeats < 1:
         raise MLPError(f"repeats must be >= 1, got {cfg.repeats}")
     if not cfg.batch_sizes or any(b < 1 for b in cfg.batch_sizes):

@@ -16,6 +16,8 @@ from time import perf_counter
 
 import numpy as np
 
+from mlp_core.model import per_layer
+
 
 def _peak_rss_mb() -> float:
     # ru_maxrss is in KiB on Linux, bytes on macOS
@@ -44,16 +46,21 @@ def warmup_epochs(n: int, batch_size: int) -> int:
     return max(1, min(5, -(-WARMUP_STEPS // per_epoch)))
 
 
-def run_ours(impl, cfg: dict, batch_size: int) -> dict:
-    from mlp_core import MLP, get_backend
-    from mlp_core.bench.impls import BASES
-    from mlp_core.optimizers import get_optimizer
+def _backend(impl, cfg: dict):
+    """The backend ``impl`` runs on, with the bench's thread count and device."""
+    from mlp_core import get_backend
 
-    _, backend_name, options = BASES[impl.base]
-    options = dict(options)
+    options = dict(impl.options)
     if cfg.get("threads"):
         options["threads"] = cfg["threads"]
-    be = get_backend(backend_name, cfg.get("device"), **options)
+    return get_backend(impl.backend or "tensorflow", cfg.get("device"), **options)
+
+
+def run_ours(impl, cfg: dict, batch_size: int) -> dict:
+    from mlp_core import MLP
+    from mlp_core.optimizers import get_optimizer
+
+    be = _backend(impl, cfg)
     ds = _data(cfg)
     dtype = impl.dtype or cfg["dtype"]
     sizes = [ds.x_train.shape[1], *cfg["layers"], ds.n_classes]
@@ -61,20 +68,17 @@ def run_ours(impl, cfg: dict, batch_size: int) -> dict:
                 init=cfg["init"], seed=cfg["seed"], dtype=dtype, backend=be)
     initial = model.get_weights()
     fit_args = dict(batch_size=batch_size, l1=cfg["l1"], l2=cfg["l2"], verbose=False,
-                    propagate_input_delta="input-delta" in impl.modifiers)
-
-    def optimizer():
-        return get_optimizer(cfg["optimizer"], learning_rate=cfg.get("lr"))
-
+                    propagate_input_delta="input-delta" in impl.modifiers,
+                    optimizer=get_optimizer(cfg["optimizer"], learning_rate=cfg.get("lr")))
     if cfg.get("warmup", True):  # traces compiled steps, warms caches and allocators
         model.fit(ds.x_train, ds.y_train, epochs=warmup_epochs(len(ds.x_train), batch_size),
-                  optimizer=optimizer(), **fit_args)
+                  **fit_args)
         model.set_weights(initial)
+        model.reset_optimizer()
         model.rng = np.random.default_rng(cfg["seed"])
     be.synchronize()
     t0 = perf_counter()
-    history = model.fit(ds.x_train, ds.y_train, epochs=cfg["epochs"], optimizer=optimizer(),
-                        **fit_args)
+    history = model.fit(ds.x_train, ds.y_train, epochs=cfg["epochs"], **fit_args)
     be.synchronize()
     fit_time = perf_counter() - t0
     result = model.evaluate(ds.x_test, ds.y_test)
@@ -84,30 +88,15 @@ def run_ours(impl, cfg: dict, batch_size: int) -> dict:
             "final_loss": history.history["loss"][-1] if history.epochs else None,
             "test_accuracy": result["accuracy"], "dtype": dtype, "backend": info,
             "threads": info.get("blas_threads", info.get("intra_op_threads")),
-            "gpu_peak_mb": _gpu_peak_mb(be), "stop_reason": history.stop_reason}
-
-
-def _gpu_peak_mb(be) -> float | None:
-    if be.device != "gpu":
-        return None
-    if be.name == "cupy":
-        import cupy
-
-        return cupy.get_default_memory_pool().total_bytes() / 2**20
-    if be.name == "tensorflow":
-        return be.tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
-    return None
+            "gpu_peak_mb": be.peak_memory_mb(), "stop_reason": history.stop_reason}
 
 
 def run_keras(impl, cfg: dict, batch_size: int) -> dict:
-    """The seed's Keras reference model, from the same initial weights and data."""
-    from ..backends.tensorflow_backend import import_tensorflow, set_tf_threads
-
+    """The article's Keras model, from the same initial weights and data."""
     from mlp_core.errors import MLPError
 
-    tf = import_tensorflow()
-    if cfg.get("threads"):
-        set_tf_threads(tf, cfg["threads"], None)
+    be = _backend(impl, cfg)  # the TensorFlow backend: imports TF quietly, sets threads, device
+    tf = be.tf
     import keras
 
     dtype = impl.dtype or cfg["dtype"]
@@ -118,11 +107,14 @@ def run_keras(impl, cfg: dict, batch_size: int) -> dict:
     act = {"identity": "linear"}
     ds = _data(cfg)
     sizes = [ds.x_train.shape[1], *cfg["layers"], ds.n_classes]
-    reg = keras.regularizers.L1L2(l1=cfg["l1"], l2=cfg["l2"]) if (cfg["l1"] or cfg["l2"]) else None
-    layers = [keras.layers.Dense(n, activation=act.get(a, a), kernel_regularizer=reg)
-              for n, a in zip(sizes[1:], [cfg["activation"]] * (len(sizes) - 2) + [cfg["output"]])]
-    device = "/GPU:0" if cfg.get("device") == "gpu" else "/CPU:0"
-    with tf.device(device):
+    n_weights = len(sizes) - 1
+    l1s, l2s = per_layer(cfg["l1"], "l1", n_weights), per_layer(cfg["l2"], "l2", n_weights)
+    layers = [keras.layers.Dense(n, activation=act.get(a, a),
+                                 kernel_regularizer=keras.regularizers.L1L2(l1=l1, l2=l2)
+                                 if (l1 or l2) else None)
+              for n, a, l1, l2 in zip(sizes[1:], [cfg["activation"]] * (len(sizes) - 2)
+                                      + [cfg["output"]], l1s, l2s)]
+    with tf.device(be.tf_device):
         model = keras.Sequential([keras.Input((sizes[0],)), *layers])
         opt = {"sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop,
                "adam": keras.optimizers.Adam}[cfg["optimizer"]]
@@ -144,42 +136,36 @@ def run_keras(impl, cfg: dict, batch_size: int) -> dict:
         fit_time = perf_counter() - t0
         _, accuracy = model.evaluate(ds.x_test.astype(dtype), np.eye(ds.n_classes)[ds.y_test],
                                      batch_size=10_000, verbose=0)
-    gpu_peak = (tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
-                if cfg.get("device") == "gpu" else None)
     return {"fit_time": fit_time, "train_time": fit_time, "phases": {},
             "epochs_run": len(hist.history["loss"]), "final_loss": hist.history["loss"][-1],
-            "test_accuracy": float(accuracy), "dtype": dtype, "gpu_peak_mb": gpu_peak,
+            "test_accuracy": float(accuracy), "dtype": dtype, "gpu_peak_mb": be.peak_memory_mb(),
             "backend": {"backend": "keras", "keras": keras.__version__, "tensorflow": tf.__version__},
-            "threads": tf.config.threading.get_intra_op_parallelism_threads() or "default"}
+            "threads": be.describe()["intra_op_threads"]}
 
 
 def run_floor(impl, cfg: dict, batch_size: int) -> dict:
-    from mlp_core.bench.floor import measure_floor
+    from mlp_core.bench.floor import measure_floor, products_per_epoch
 
-    if impl.library == "numpy" and cfg.get("threads"):
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(cfg["threads"], user_api="blas")
-    if impl.library == "tensorflow" and cfg.get("threads"):
-        from ..backends.tensorflow_backend import import_tensorflow, set_tf_threads
-
-        set_tf_threads(import_tensorflow(), cfg["threads"], None)
+    be = _backend(impl, cfg)
     ds = _data(cfg)  # the products' shapes come from the data actually trained on
     n = ds.x_train.shape[0]
     sizes = [ds.x_train.shape[1], *cfg["layers"], ds.n_classes]
     del ds
-    per_epoch = measure_floor(impl.library, sizes, n, batch_size, cfg["dtype"],
-                              cfg.get("device") or "cpu")
+    per_epoch = measure_floor(be, sizes, n, batch_size, cfg["dtype"])
+    info = be.describe()
     return {"fit_time": per_epoch * cfg["epochs"], "train_time": per_epoch * cfg["epochs"],
-            "floor_per_epoch": per_epoch, "phases": {}, "epochs_run": cfg["epochs"],
-            "test_accuracy": None, "dtype": cfg["dtype"], "threads": cfg.get("threads")}
+            "floor_per_epoch": per_epoch,
+            "floor_gflops": products_per_epoch(sizes, n, batch_size) / per_epoch / 1e9,
+            "phases": {}, "epochs_run": cfg["epochs"], "test_accuracy": None,
+            "dtype": cfg["dtype"], "backend": info,
+            "threads": info.get("blas_threads", info.get("intra_op_threads"))}
 
 
 def environment() -> dict:
     from mlp_core.cli import cpu_model
 
     versions = {"python": platform.python_version(), "numpy": np.__version__}
-    for mod in ("tensorflow", "keras", "cupy", "array_api_compat"):
+    for mod in ("tensorflow", "keras", "cupy", "torch", "jax", "array_api_compat"):
         m = sys.modules.get(mod)
         if m is not None:
             versions[mod] = getattr(m, "__version__", "?")
@@ -189,12 +175,8 @@ def environment() -> dict:
 def run_job(job: dict) -> dict:
     from mlp_core.bench.impls import parse_impl
 
-    impl = parse_impl(job["impl"]) if not job["impl"].startswith("floor-") else None
-    if impl is None:
-        from mlp_core.bench.impls import floor_for
-
-        impl = floor_for(job["impl"][len("floor-"):])
-    runner = run_floor if impl.is_floor else run_keras if impl.base == "keras" else run_ours
+    impl = parse_impl(job["impl"])
+    runner = run_floor if impl.is_floor else run_keras if impl.is_reference else run_ours
     result = runner(impl, job["config"], job["batch_size"])
     epochs = result.get("epochs_run") or 1
     result["time_per_epoch"] = result["fit_time"] / epochs

@@ -1,0 +1,156 @@
+"""Command-line options shared by ``mlp-core train`` and ``mlp-core bench``.
+
+Options that a preset sets default to None here; :func:`resolve_preset` fills each one the user
+did not give from the preset, so an explicit option always wins over the preset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import NoReturn
+
+from . import backends
+from .presets import DEFAULT_PRESET, PRESETS, get_preset
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, ``mlp-core: error: ...``, and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"mlp-core: error: {message} (see {self.prog} --help)\n")
+
+
+def int_list(text: str) -> list[int]:
+    """``"70,30"`` -> ``[70, 30]``: positive integers."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def penalty_value(text: str) -> float | list[float]:
+    """``"0.01"`` (every weight layer) or ``"0.01,0.01,0"`` (one per weight layer), each >= 0."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number or comma-separated numbers, got {text!r}") from None
+    if not all(math.isfinite(v) and v >= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers >= 0, got {text!r}")
+    return values[0] if len(values) == 1 else values
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def preset_help() -> str:
+    lines = [f"{name}: {p.summary}" for name, p in PRESETS.items()]
+    return f"defaults for the options below (default: {DEFAULT_PRESET}); " + "; ".join(lines)
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model and training (defaults: the preset's; see --preset)")
+    g.add_argument("--preset", default=DEFAULT_PRESET, help=preset_help())
+    g.add_argument("--dataset", default="fashion-mnist", help="mnist or fashion-mnist (default: %(default)s)")
+    g.add_argument("--data-dir", help="a folder with the dataset files; when given, it must hold them")
+    g.add_argument("--scaler", help="divide255, standard, minmax, normalize or none")
+    g.add_argument("--layers", type=int_list, help="hidden layer sizes, e.g. 70,30")
+    g.add_argument("--activation", help="hidden activation: sigmoid, tanh, relu, identity")
+    g.add_argument("--output", help="output activation: sigmoid, softmax, tanh, relu, identity")
+    g.add_argument("--loss", help="cce, cce-normalized, logloss, binary_crossentropy or mse")
+    g.add_argument("--reduction", choices=["mean", "sum"],
+                   help="combine a batch's losses by mean (Keras) or sum (the article's MLP)")
+    g.add_argument("--init", help="glorot, he, sqrt_nodes or const")
+    g.add_argument("--init-scale", type=finite_float, help="the f of the init")
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--optimizer", help="sgd, rmsprop or adam")
+    g.add_argument("--lr", type=float, help="learning rate (default: the preset's, else Keras's)")
+    g.add_argument("--momentum", type=float, help="SGD momentum")
+    g.add_argument("--decay", type=float, help="learning-rate decay: lr / (1 + decay * t)")
+    g.add_argument("--l1", type=penalty_value, default=0.0,
+                   help="L1 penalty: one number for every weight layer, or one per layer "
+                   "(e.g. 0,0,0.01) (default: 0)")
+    g.add_argument("--l2", type=penalty_value,
+                   help="L2 penalty: one number for every weight layer, or one per layer "
+                   "(e.g. 0.01,0.01,0)")
+    g.add_argument("--seed", type=int, default=0, help="weights and shuffling (default: 0)")
+    g.add_argument("--dtype", default="float32", help="float32 or float64 (default: float32)")
+
+
+def resolve_preset(args: argparse.Namespace) -> None:
+    """Fill every preset-governed option the user left out from ``args.preset``, in place."""
+    preset = get_preset(args.preset)
+    layers_given = args.layers is not None
+    defaults = {"layers": list(preset.hidden), **preset.model, "optimizer": preset.optimizer,
+                "reduction": preset.reduction, "epochs": preset.epochs, "scaler": preset.scaler}
+    for key, value in defaults.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    opt_defaults = {"lr": "learning_rate", "momentum": "momentum", "decay": "decay"}
+    for key, name in opt_defaults.items():
+        if getattr(args, key) is None and args.optimizer == preset.optimizer:
+            setattr(args, key, preset.optimizer_options.get(name))
+    if args.l2 is None:  # the preset's rule follows the hidden layers actually asked for
+        args.l2 = preset.l2(len(args.layers)) if layers_given else preset.l2()
+    if getattr(args, "batch_size", None) is None and hasattr(args, "batch_size"):
+        args.batch_size = preset.batch_size
+    if getattr(args, "eval_train", None) is None and hasattr(args, "eval_train"):
+        args.eval_train = preset.eval_train
+
+
+def backend_names() -> str:
+    return ", ".join(backends.REGISTRY)
+
+
+def mode_names() -> list[str]:
+    return sorted({m for e in backends.REGISTRY.values() for m in e.modes})
+
+
+def add_backend_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("backend")
+    g.add_argument("--backend", help=f"{backend_names()} (default: $MLP_BACKEND, else numpy)")
+    g.add_argument("--device", help="cpu or gpu (default: $MLP_DEVICE, else the backend's first)")
+    g.add_argument("--threads", type=positive_int, help="compute threads (BLAS / intra-op)")
+    g.add_argument("--mode", choices=mode_names(),
+                   help="backends with modes (" + ", ".join(
+                       f"{e.name}: {'/'.join(e.modes)}" for e in backends.REGISTRY.values()
+                       if e.modes) + "); the first is the default")
+    g.add_argument("--xla", action="store_true", help="TensorFlow: compile with XLA (jit_compile)")
+
+
+def backend_options(args: argparse.Namespace) -> dict:
+    opts = {}
+    if args.threads is not None:
+        opts["threads"] = args.threads
+    if args.mode is not None:
+        opts["mode"] = args.mode
+    if args.xla:
+        opts["jit_compile"] = True
+    return opts
+
+
+def interrupted() -> int:
+    print("mlp-core: interrupted", file=sys.stderr)
+    return 130
