@@ -141,6 +141,12 @@ def _load_idx_folder(folder: Path) -> Arrays | None:
     return {key: read_idx(p) for key, p in paths.items()}, {k: str(p) for k, p in paths.items()}
 
 
+# What a damaged or hostile archive can raise while it is opened or a member decoded (a header
+# may claim more memory than there is; a zip may use a version or method zipfile lacks)
+_NPZ_ERRORS = (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError,
+               RuntimeError, MemoryError)
+
+
 def _load_npz(path: Path) -> Arrays:
     try:
         fh = open(path, "rb")
@@ -150,7 +156,7 @@ def _load_npz(path: Path) -> Arrays:
     with fh:
         try:
             f = np.load(fh, allow_pickle=False)
-        except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+        except _NPZ_ERRORS as exc:
             raise DataError(f"{path}: corrupt or incomplete npz archive ({_one_line(exc)})") from None
         if not isinstance(f, np.lib.npyio.NpzFile):
             raise DataError(f"{path}: not an npz archive (a single .npy array)")
@@ -162,10 +168,7 @@ def _load_npz(path: Path) -> Arrays:
             for key in SPLITS:
                 try:
                     arrays[key] = f[key]
-                # everything a damaged or hostile member can raise while decoding, including
-                # a header claiming more memory than there is
-                except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile,
-                        NotImplementedError, RuntimeError, MemoryError) as exc:
+                except _NPZ_ERRORS as exc:
                     raise DataError(f"{path}: cannot load {key} ({_one_line(exc)})") from None
     return arrays, {key: f"{path} ({key})" for key in SPLITS}
 

@@ -397,3 +397,19 @@ def test_download_of_a_bad_url_is_a_data_error():
 
 def test_train_test_split_is_gone():
     assert not hasattr(data_mod, "train_test_split") and "train_test_split" not in data_mod.__all__
+
+
+def test_npz_member_claiming_huge_shape_is_a_data_error(tmp_path):
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": (2**40, 28, 28)})
+    with zipfile.ZipFile(tmp_path / "mnist.npz", "w") as z:
+        for key in ("x_train", "y_train", "y_test"):
+            buf = io.BytesIO()
+            np.save(buf, np.zeros((2, 28, 28) if key == "x_train" else 2, np.uint8))
+            z.writestr(key + ".npy", buf.getvalue())
+        z.writestr("x_test.npy", header.getvalue() + b"\0" * 100)  # 100 bytes, not 2**40 * 784
+    with pytest.raises(DataError, match=r"mnist.npz: cannot load x_test \("):
+        load_dataset("mnist", tmp_path)
