@@ -2,10 +2,10 @@
 
 ``load_dataset(name, data_dir)`` with a ``data_dir`` reads from that folder (or its ``<name>/``
 subfolder) and nowhere else: a folder that does not exist or lacks the files is an error saying
-what was expected. Without one it looks, in order, in: ``$MLP_DATA_DIR`` (and its ``<name>/``), the
-Keras cache ``~/.keras/datasets/`` (``mnist.npz``, ``fashion-mnist/``), ``/usr/share/datasets/<name>/``
-(where Debian's ``dataset-fashion-mnist`` installs), and finally downloads from the URLs Keras uses
-into the Keras cache, verified by SHA-256 and written atomically.
+what was expected. Without one it looks, in order, in: ``$MLP_DATA_DIR`` (and its ``<name>/``),
+the Keras cache ``~/.keras/datasets/`` (``mnist.npz``, ``fashion-mnist/``),
+``/usr/share/datasets/<name>/`` (where Debian's ``dataset-fashion-mnist`` installs), and finally
+downloads from the URLs Keras uses into the Keras cache, verified by SHA-256 and written atomically.
 
 Whatever is read is checked before use: images are 2-D or 3-D arrays of numbers, labels are
 integers in ``0 .. n_classes - 1``, and the counts and image shapes agree. Every problem is a
@@ -157,7 +157,8 @@ def _load_npz(path: Path) -> Arrays:
         try:
             f = np.load(fh, allow_pickle=False)
         except _NPZ_ERRORS as exc:
-            raise DataError(f"{path}: corrupt or incomplete npz archive ({_one_line(exc)})") from None
+            raise DataError(
+                f"{path}: corrupt or incomplete npz archive ({_one_line(exc)})") from None
         if not isinstance(f, np.lib.npyio.NpzFile):
             raise DataError(f"{path}: not an npz archive (a single .npy array)")
         with f:

@@ -185,8 +185,8 @@ def test_data_dir_that_does_not_exist_is_an_error(tmp_path, keras_has_mnist):
 
 def test_empty_or_incomplete_data_dir_is_an_error(tmp_path, keras_has_mnist):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match=r"data_dir .*empty: no mnist data in it or in .*empty/mnist; "
-                                        r"expected mnist.npz or the four IDX files"):
+    with pytest.raises(DataError, match=r"data_dir .*empty: no mnist data in it or in "
+                                        r".*empty/mnist; expected mnist.npz or the four IDX"):
         load_dataset("mnist", tmp_path / "empty", download_ok=True)
     write_idx_dataset(tmp_path / "partial")
     (tmp_path / "partial" / "t10k-labels-idx1-ubyte.gz").unlink()
@@ -254,7 +254,8 @@ def save_mnist_npz(path, **overrides):
 @pytest.mark.parametrize("overrides,message", [
     ({"x_train": np.array([["a", "b"], ["c", "d"], ["e", "f"], ["g", "h"]])},
      r"mnist.npz \(x_train\): images must be numbers, not <U1"),
-    ({"x_train": np.array(5.0)}, r"\(x_train\): images must be a 2-D or 3-D array, not of shape \(\)"),
+    ({"x_train": np.array(5.0)},
+     r"\(x_train\): images must be a 2-D or 3-D array, not of shape \(\)"),
     ({"x_train": np.array([[1, None]] * 4, dtype=object)},
      r"cannot load x_train \(Object arrays cannot be loaded when allow_pickle=False\)"),
     ({"y_test": np.array([0, 12])}, r"\(y_test\): label 12 at index 1 is out of range"),
@@ -342,7 +343,7 @@ def test_unreadable_dataset_files_are_errors_not_absent(tmp_path):
     write_idx_dataset(tmp_path / "idx")
     (tmp_path / "idx" / "train-images-idx3-ubyte.gz").unlink()
     (tmp_path / "idx" / "train-images-idx3-ubyte.gz").mkdir()
-    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz: cannot read \(Is a directory\)"):
+    with pytest.raises(DataError, match=r"idx3-ubyte.gz: cannot read \(Is a directory\)"):
         load_dataset("mnist", tmp_path / "idx")
     (tmp_path / "npz" / "mnist.npz").mkdir(parents=True)
     with pytest.raises(DataError, match=r"mnist.npz: cannot read \(Is a directory\)"):
@@ -380,7 +381,7 @@ def http_server():
 def test_download_cut_short_is_a_data_error(http_server):
     url, responses = http_server
     responses[0] = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10
-    with pytest.raises(DataError, match=r"download of .* failed \(connection closed after 10 bytes\)"):
+    with pytest.raises(DataError, match=r"failed \(connection closed after 10 bytes\)"):
         data_mod._fetch(url + "mnist.npz", timeout=5)
     responses[0] = b"garbage, not HTTP\r\n\r\n"
     with pytest.raises(DataError, match="download of .* failed"):

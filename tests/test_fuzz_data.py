@@ -85,9 +85,10 @@ def test_read_idx_files(case, compress, cut):
 def npz_bytes(compress: bool) -> bytes:
     buf = io.BytesIO()
     rng = np.random.default_rng(0)
-    (np.savez_compressed if compress else np.savez)(buf, x_train=rng.integers(0, 256, (6, 4, 4), dtype=np.uint8),
-                        y_train=np.arange(6, dtype=np.uint8), x_test=np.zeros((2, 4, 4), np.uint8),
-                        y_test=np.arange(2, dtype=np.uint8))
+    save = np.savez_compressed if compress else np.savez
+    save(buf, x_train=rng.integers(0, 256, (6, 4, 4), dtype=np.uint8),
+         y_train=np.arange(6, dtype=np.uint8), x_test=np.zeros((2, 4, 4), np.uint8),
+         y_test=np.arange(2, dtype=np.uint8))
     return buf.getvalue()
 
 
