@@ -1,15 +1,23 @@
 """MNIST-shaped datasets: an IDX reader, a search path, verified downloads, scalers.
 
-``load_dataset(name)`` looks, in order, in: the ``data_dir`` argument, ``$MLP_DATA_DIR``, the Keras
-cache ``~/.keras/datasets/`` (``mnist.npz``, ``fashion-mnist/``), ``/usr/share/datasets/<name>/``
-(where Debian's ``dataset-fashion-mnist`` installs), and finally downloads from the URLs Keras uses
-into the Keras cache, verified by SHA-256 and written atomically.
+``load_dataset(name, data_dir)`` with a ``data_dir`` reads from that folder (or its ``<name>/``
+subfolder) and nowhere else: a folder that does not exist or lacks the files is an error saying
+what was expected. Without one it looks, in order, in: ``$MLP_DATA_DIR`` (and its ``<name>/``),
+the Keras cache ``~/.keras/datasets/`` (``mnist.npz``, ``fashion-mnist/``),
+``/usr/share/datasets/<name>/`` (where Debian's ``dataset-fashion-mnist`` installs), and finally
+downloads from the URLs Keras uses into the Keras cache, verified by SHA-256 and written atomically.
+
+Whatever is read is checked before use: images are 2-D or 3-D arrays of numbers, labels are
+integers in ``0 .. n_classes - 1``, and the counts and image shapes agree. Every problem is a
+:class:`~mlp_core.errors.DataError` with a one-line message naming the file.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
+import math
 import os
 import urllib.request
 import zipfile
@@ -20,13 +28,14 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import DataError, MLPError, choice_error
+from .errors import DataError, choice_error
 from .fileio import atomic_write_bytes
 
 KERAS_BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+SPLITS = ("x_train", "y_train", "x_test", "y_test")  # also the array names in Keras's npz files
 IDX_FILES = {
-    "train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte",
+    "x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte",
 }
 
 
@@ -37,6 +46,7 @@ class DatasetSpec:
     npz_sha256: str | None
     # SHA-256 of each *decompressed* IDX file, so any gzip of the same bytes verifies
     idx_sha256: dict[str, str] | None
+    n_classes: int = 10  # labels must lie in 0 .. n_classes - 1
 
 
 DATASETS = {
@@ -52,6 +62,12 @@ DATASETS = {
 }
 
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+# The format allows 255 dimensions; images and labels need at most 3, and more is surely garbage
+MAX_IDX_DIMS = 4
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 # ---------------------------------------------------------------------------------------------
@@ -61,12 +77,17 @@ def parse_idx(raw: bytes, source: str = "<bytes>") -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise DataError(f"{source}: not an IDX file (bad magic number)")
     ndim = raw[3]
+    if not 1 <= ndim <= MAX_IDX_DIMS:
+        raise DataError(f"{source}: IDX header gives {ndim} dimensions; 1 to {MAX_IDX_DIMS} "
+                        "are supported")
     header = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < header:
+    if len(raw) < header:
         raise DataError(f"{source}: truncated IDX header")
-    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, 4))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    if 0 in shape:
+        raise DataError(f"{source}: IDX file holds no data (shape {shape})")
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = header + int(np.prod(shape)) * dtype.itemsize
+    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if len(raw) != expected:
         raise DataError(f"{source}: IDX data is {len(raw)} bytes, its header says {expected} "
                         "(truncated or corrupt file)")
@@ -75,57 +96,138 @@ def parse_idx(raw: bytes, source: str = "<bytes>") -> np.ndarray:
         dtype.newbyteorder("="), copy=False)
 
 
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except OSError as exc:  # permission denied, is a directory, I/O error...
+        raise DataError(f"{path}: cannot read ({exc.strerror or _one_line(exc)})") from None
+
+
 def _decompressed(path: Path) -> bytes:
-    raw = path.read_bytes()
+    raw = _read_bytes(path)
     if raw[:2] != b"\x1f\x8b":
         return raw
     try:
         return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path}: corrupt or truncated gzip file ({exc})") from None
+        raise DataError(f"{path}: corrupt or truncated gzip file ({_one_line(exc)})") from None
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file, gzip-compressed (``.gz``) or not."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
     return parse_idx(_decompressed(path), str(path))
 
 
 # ---------------------------------------------------------------------------------------------
 # Finding and fetching the data
+# A load gives the four arrays and, for error messages, where each came from.
+Arrays = tuple[dict[str, np.ndarray], dict[str, str]]
+
+
 def _idx_path(folder: Path, stem: str) -> Path | None:
     for name in (stem + ".gz", stem):
-        if (folder / name).is_file():
+        if os.path.lexists(folder / name):  # present but unreadable is an error, not absent
             return folder / name
     return None
 
 
-def _load_idx_folder(folder: Path, spec: DatasetSpec) -> tuple | None:
+def _load_idx_folder(folder: Path) -> Arrays | None:
     paths = {key: _idx_path(folder, stem) for key, stem in IDX_FILES.items()}
     if not all(paths.values()):
         return None
-    a = {key: read_idx(p) for key, p in paths.items()}
-    return (a["train_images"], a["train_labels"]), (a["test_images"], a["test_labels"])
+    return {key: read_idx(p) for key, p in paths.items()}, {k: str(p) for k, p in paths.items()}
 
 
-def _load_npz(path: Path) -> tuple:
+# What a damaged or hostile archive can raise while it is opened or a member decoded (a header
+# may claim more memory than there is; a zip may use a version or method zipfile lacks)
+_NPZ_ERRORS = (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError,
+               RuntimeError, MemoryError)
+
+
+def _load_npz(path: Path) -> Arrays:
     try:
-        with np.load(path, allow_pickle=False) as f:
-            return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
-    except (OSError, ValueError, KeyError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: corrupt or incomplete npz archive ({exc})") from None
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or _one_line(exc)})") from None
+    arrays = {}
+    with fh:
+        try:
+            f = np.load(fh, allow_pickle=False)
+        except _NPZ_ERRORS as exc:
+            raise DataError(
+                f"{path}: corrupt or incomplete npz archive ({_one_line(exc)})") from None
+        if not isinstance(f, np.lib.npyio.NpzFile):
+            raise DataError(f"{path}: not an npz archive (a single .npy array)")
+        with f:
+            missing = [k for k in SPLITS if k not in f.files]
+            if missing:
+                raise DataError(f"{path}: no {', '.join(missing)} in the archive "
+                                f"(it holds: {', '.join(f.files) or 'nothing'})")
+            for key in SPLITS:
+                try:
+                    arrays[key] = f[key]
+                except _NPZ_ERRORS as exc:
+                    raise DataError(f"{path}: cannot load {key} ({_one_line(exc)})") from None
+    return arrays, {key: f"{path} ({key})" for key in SPLITS}
 
 
-def _candidate_folders(spec: DatasetSpec, data_dir: str | os.PathLike | None) -> list[Path]:
+def _load_folder(spec: DatasetSpec, folder: Path) -> tuple[Arrays, str] | None:
+    """The dataset from ``folder`` and its source, or None if its files are not there."""
+    if spec.npz and os.path.lexists(folder / spec.npz):
+        return _load_npz(folder / spec.npz), str(folder / spec.npz)
+    found = _load_idx_folder(folder)
+    return None if found is None else (found, str(folder))
+
+
+def _expected_files(spec: DatasetSpec) -> str:
+    idx = "the four IDX files " + ", ".join(IDX_FILES.values()) + " (each may end in .gz)"
+    return f"{spec.npz} or {idx}" if spec.npz else idx
+
+
+def _load_data_dir(spec: DatasetSpec, data_dir: str | os.PathLike) -> tuple[Arrays, str]:
+    """The dataset from the folder the caller named; there is no fallback."""
+    base = Path(data_dir)
+    if not base.is_dir():
+        why = "does not exist" if not os.path.lexists(base) else "is not a folder"
+        raise DataError(f"data_dir {base} {why}; it should hold {_expected_files(spec)}")
+    for folder in (base, base / spec.name):
+        if folder.is_dir():
+            found = _load_folder(spec, folder)
+            if found is not None:
+                return found
+    partial = [stem for stem in IDX_FILES.values() if _idx_path(base, stem)
+               or _idx_path(base / spec.name, stem)]
+    missing = [stem for stem in IDX_FILES.values() if stem not in partial]
+    detail = f" (missing: {', '.join(missing)})" if partial else ""
+    raise DataError(f"data_dir {base}: no {spec.name} data in it or in {base / spec.name}; "
+                    f"expected {_expected_files(spec)}{detail}")
+
+
+def _candidate_folders(spec: DatasetSpec) -> list[Path]:
+    """The search path used when no ``data_dir`` is given."""
     folders = []
-    for base in (data_dir, os.environ.get("MLP_DATA_DIR") or None):
-        if base is not None:
-            folders += [Path(base), Path(base) / spec.name]
-    keras = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+    env = os.environ.get("MLP_DATA_DIR") or None
+    if env is not None:
+        folders += [Path(env), Path(env) / spec.name]
+    keras = _keras_cache()
     folders += [keras, keras / spec.name, Path("/usr/share/datasets") / spec.name]
     return folders
+
+
+def _keras_cache() -> Path:
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+
+
+def _find_local(spec: DatasetSpec) -> tuple[Arrays, str] | None:
+    for folder in _candidate_folders(spec):
+        if folder.is_dir():
+            found = _load_folder(spec, folder)
+            if found is not None:
+                return found
+    return None
 
 
 def _sha256(data: bytes) -> str:
@@ -136,8 +238,13 @@ def _fetch(url: str, timeout: float = 60.0) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
             return resp.read()
-    except OSError as exc:
-        raise DataError(f"download of {url} failed ({exc})") from None
+    # OSError: network, DNS, HTTP status (URLError, HTTPError), timeouts; HTTPException: a
+    # connection cut short (IncompleteRead) or a garbled reply; ValueError: a malformed URL
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        reason = _one_line(exc)
+        if isinstance(exc, http.client.IncompleteRead):
+            reason = f"connection closed after {len(exc.partial)} bytes"
+        raise DataError(f"download of {url} failed ({reason})") from None
 
 
 def download(spec: DatasetSpec, dest: Path, base_url: str = KERAS_BASE_URL,
@@ -165,16 +272,6 @@ def download(spec: DatasetSpec, dest: Path, base_url: str = KERAS_BASE_URL,
     for stem, data in fetched.items():
         atomic_write_bytes(folder / (stem + ".gz"), data)
     return folder
-
-
-def _find_local(spec: DatasetSpec, data_dir) -> tuple[tuple, str] | None:
-    for folder in _candidate_folders(spec, data_dir):
-        if spec.npz and (folder / spec.npz).is_file():
-            return _load_npz(folder / spec.npz), str(folder / spec.npz)
-        found = _load_idx_folder(folder, spec)
-        if found is not None:
-            return found, str(folder)
-    return None
 
 
 @dataclass
@@ -206,32 +303,69 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
     if key not in DATASETS:
         raise choice_error("dataset", name, DATASETS)
     spec = DATASETS[key]
-    found = _find_local(spec, data_dir)
-    if found is None and download_ok:
-        keras_cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
-        try:
-            download(spec, keras_cache)
-        except DataError as exc:
-            looked = ", ".join(str(f) for f in _candidate_folders(spec, data_dir))
-            raise DataError(f"{key} not found (looked in: {looked}) and {exc}. Put the files in one "
-                            "of those folders or pass data_dir"
-                            + ("; on Debian: apt-get install dataset-fashion-mnist"
-                               if key == "fashion-mnist" else "")) from None
-        found = _find_local(spec, data_dir)
-    if found is None:
-        looked = ", ".join(str(f) for f in _candidate_folders(spec, data_dir))
-        raise DataError(f"{key} not found (looked in: {looked})")
-    ((xtr, ytr), (xte, yte)), source = found
-    ds = Dataset(key, *_as_rows(xtr, ytr), *_as_rows(xte, yte), source=source)
+    if data_dir is not None:
+        found = _load_data_dir(spec, data_dir)
+    else:
+        found = _find_local(spec)
+        if found is None and download_ok:
+            try:
+                download(spec, _keras_cache())
+            except DataError as exc:
+                looked = ", ".join(str(f) for f in _candidate_folders(spec))
+                raise DataError(
+                    f"{key} not found (looked in: {looked}) and {exc}. Put the files in one of "
+                    "those folders or pass data_dir"
+                    + ("; on Debian: apt-get install dataset-fashion-mnist"
+                       if key == "fashion-mnist" else "")) from None
+            found = _find_local(spec)
+        if found is None:
+            looked = ", ".join(str(f) for f in _candidate_folders(spec))
+            raise DataError(f"{key} not found (looked in: {looked})")
+    (arrays, sources), source = found
+    xtr, ytr = _as_rows(arrays["x_train"], arrays["y_train"], sources["x_train"],
+                        sources["y_train"], spec.n_classes)
+    xte, yte = _as_rows(arrays["x_test"], arrays["y_test"], sources["x_test"],
+                        sources["y_test"], spec.n_classes)
+    if xtr.shape[1] != xte.shape[1]:
+        raise DataError(f"{sources['x_train']} has images of {xtr.shape[1]} values but "
+                        f"{sources['x_test']} has images of {xte.shape[1]}")
+    ds = Dataset(key, xtr, ytr, xte, yte, source=source)
     if scaler is not None:  # in place: the arrays are ours, and a copy would double peak memory
         s = make_scaler(scaler).fit(ds.x_train)
         ds.x_train, ds.x_test = s.transform(ds.x_train, copy=False), s.transform(ds.x_test, copy=False)
     return ds
 
 
-def _as_rows(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_images(x: np.ndarray, source: str) -> None:
+    if x.dtype.kind not in "uif":
+        raise DataError(f"{source}: images must be numbers, not {x.dtype}")
+    if x.ndim not in (2, 3):
+        raise DataError(f"{source}: images must be a 2-D or 3-D array, not of shape {x.shape}")
+    if x.size == 0:
+        raise DataError(f"{source}: holds no images (shape {x.shape})")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise DataError(f"{source}: images contain NaN or infinity")
+
+
+def _check_labels(y: np.ndarray, source: str, n_classes: int | None) -> None:
+    if y.dtype.kind not in "ui":
+        raise DataError(f"{source}: labels must be integers, not {y.dtype}")
+    if y.ndim != 1:
+        raise DataError(f"{source}: labels must be a 1-D array, not of shape {y.shape}")
+    bad = np.flatnonzero((y < 0) | (y >= n_classes) if n_classes else y < 0)
+    if bad.size:
+        limits = f"0 to {n_classes - 1}" if n_classes else "at least 0"
+        raise DataError(f"{source}: label {y[bad[0]]} at index {bad[0]} is out of range "
+                        f"(labels must be {limits})")
+
+
+def _as_rows(x: np.ndarray, y: np.ndarray, x_source: str = "images", y_source: str = "labels",
+             n_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Checked float32 rows and int64 labels."""
+    _check_images(x, x_source)
+    _check_labels(y, y_source, n_classes)
     if x.shape[0] != y.shape[0]:
-        raise DataError(f"{x.shape[0]} images but {y.shape[0]} labels")
+        raise DataError(f"{x.shape[0]} images in {x_source} but {y.shape[0]} labels in {y_source}")
     return x.reshape(x.shape[0], -1).astype(np.float32), y.astype(np.int64)
 
 
@@ -309,12 +443,5 @@ def make_scaler(name: str) -> Scaler:
     return SCALERS[name]()
 
 
-def train_test_split(x: np.ndarray, y: np.ndarray, n_train: int) -> tuple:
-    """First ``n_train`` rows to train, the rest held out (the data's own order)."""
-    if not 0 < n_train < len(x):
-        raise MLPError(f"n_train must be between 1 and {len(x) - 1}, got {n_train}")
-    return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
-
-
 __all__ = ["Dataset", "load_dataset", "read_idx", "parse_idx", "make_scaler", "SCALERS",
-           "DATASETS", "train_test_split", "download"]
+           "DATASETS", "download"]

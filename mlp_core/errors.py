@@ -13,6 +13,13 @@ class DataError(MLPError):
     """A data file is missing, corrupt, truncated or fails its checksum."""
 
 
+class WriteError(MLPError, OSError):
+    """An output file cannot be written: a bad destination, or the write itself failed.
+
+    Also an ``OSError``, so code that caught the underlying error still catches it.
+    """
+
+
 class ModelFileError(MLPError):
     """A saved model is of another format, version or architecture."""
 
