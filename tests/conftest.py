@@ -1,44 +1,19 @@
-"""Shared fixtures: every available backend, real MNIST test-split data, clean selection state."""
+"""Fixtures: every backend from the registry, real MNIST data, clean selection state."""
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mlp_core import backends
-import mlp_core
 from mlp_core import selection
 from mlp_core.data import read_idx
 
-REPO = Path(__file__).resolve().parents[1]
-MNIST_T10K = Path(os.environ.get("MLP_TEST_MNIST_DIR", REPO.parent / "shared" / "data" / "mnist-t10k"))
-
-# (id, backend name, options): every backend and mode the shared tests run on
-BACKEND_CASES = [
-    ("numpy", "numpy", {}),
-    ("array-api-strict", "array-api-strict", {}),
-    ("tensorflow-compiled", "tensorflow", {"mode": "compiled"}),
-    ("tensorflow-eager", "tensorflow", {"mode": "eager"}),
-    ("cupy", "cupy", {}),
-]
-
-
-def make_backend(name: str, options: dict):
-    missing = backends.missing_libraries(name)
-    if missing:
-        pytest.skip(f"{name}: {', '.join(missing)} not installed")
-    try:
-        return selection.get_backend(name, **options)
-    except mlp_core.BackendUnavailable as exc:
-        pytest.skip(str(exc))
+from .helpers import BACKEND_CASES, MNIST_T10K, make_backend
 
 
 @pytest.fixture(params=BACKEND_CASES, ids=[c[0] for c in BACKEND_CASES])
 def backend(request):
-    """Each backend that is usable here; the others are skipped with the reason."""
+    """Each backend variant usable here; the others are skipped with the reason."""
     _, name, options = request.param
     return make_backend(name, options)
 
@@ -55,10 +30,7 @@ def clean_selection(monkeypatch):
 @pytest.fixture(scope="session")
 def mnist_t10k():
     """The real MNIST test split: 8,000 rows to train, 2,000 held out, scaled to [0, 1]."""
-    images = MNIST_T10K / "t10k-images-idx3-ubyte.gz"
-    if not images.exists():
-        pytest.skip(f"MNIST test split not found in {MNIST_T10K}")
-    x = read_idx(images).reshape(10_000, -1).astype(np.float32) / 255.0
+    x = read_idx(MNIST_T10K / "t10k-images-idx3-ubyte.gz").reshape(10_000, -1).astype(np.float32) / 255.0
     y = read_idx(MNIST_T10K / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
     return (x[:8000], y[:8000]), (x[8000:], y[8000:])
 

@@ -7,7 +7,7 @@ import pytest
 
 from mlp_core import MLP, SGD, Adam, RMSprop
 
-from .conftest import make_backend
+from .helpers import make_backend
 
 OPTIMIZERS = {"sgd-momentum": lambda: SGD(learning_rate=0.1, momentum=0.9, decay=1e-3),
               "rmsprop": RMSprop, "adam": Adam}

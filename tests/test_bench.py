@@ -13,7 +13,7 @@ from mlp_core.bench.report import summarize, write_reports
 from mlp_core.bench.runner import BenchConfig, load_rows, make_plan, run_benchmark
 from mlp_core.cli import main
 
-from .test_data import write_idx_dataset
+from .helpers import write_idx_dataset
 
 
 @pytest.fixture

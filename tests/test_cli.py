@@ -10,7 +10,7 @@ import pytest
 
 from mlp_core.cli import main
 
-from .test_data import write_idx_dataset
+from .helpers import write_idx_dataset
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_train_end_to_end(toy_dir, tmp_path, capsys):
 @pytest.mark.parametrize("argv,message", [
     (["train", "--activation", "swish"], "unknown activation 'swish'"),
     (["train", "--backend", "nope"], "unknown backend 'nope'; valid:"),
-    (["train", "--batch-size", "0"], "batch_size must be an integer >= 1"),
+    (["train", "--batch-size", "0"], "argument --batch-size: expected an integer >= 1"),
     (["train", "--optimizer", "adagrad"], "unknown optimizer 'adagrad'"),
     (["train", "--dataset", "cifar"], "unknown dataset 'cifar'"),
     (["train", "--json", "/proc/not-writable/h.json"], "cannot write"),

@@ -12,38 +12,14 @@ import pytest
 from mlp_core import DataError, MLPError, load_dataset, make_scaler, read_idx
 from mlp_core import data as data_mod
 
-from .conftest import MNIST_T10K
-
-
-IDX_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D,
-             np.float64: 0x0E}
-
-
-def idx_bytes(a: np.ndarray) -> bytes:
-    header = bytes([0, 0, IDX_CODES[a.dtype.type], a.ndim]) + np.array(a.shape, ">u4").tobytes()
-    return header + a.astype(a.dtype.newbyteorder(">")).tobytes()
+from .helpers import MNIST_T10K, idx_bytes, write_idx_dataset
 
 
 def idx_header(code: int, dims: list[int]) -> bytes:
     return bytes([0, 0, code, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
 
 
-def write_idx_dataset(folder, n_train=30, n_test=10, compress=True):
-    rng = np.random.default_rng(0)
-    folder.mkdir(parents=True, exist_ok=True)
-    parts = {"train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-             "train-labels-idx1-ubyte": rng.integers(0, 10, n_train).astype(np.uint8),
-             "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-             "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test).astype(np.uint8)}
-    for stem, a in parts.items():
-        raw = idx_bytes(a)
-        (folder / (stem + (".gz" if compress else ""))).write_bytes(gzip.compress(raw) if compress else raw)
-    return parts
-
-
 def test_read_real_mnist_test_split():
-    if not MNIST_T10K.exists():
-        pytest.skip("MNIST test split not available")
     images = read_idx(MNIST_T10K / "t10k-images-idx3-ubyte.gz")
     labels = read_idx(MNIST_T10K / "t10k-labels-idx1-ubyte.gz")
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8

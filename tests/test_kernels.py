@@ -7,7 +7,7 @@ import pytest
 
 from mlp_core.backends.base import Backend
 
-from .conftest import make_backend
+from .helpers import make_backend
 
 RNG = np.random.default_rng(0)
 SHAPE = (6, 5)

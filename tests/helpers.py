@@ -1,0 +1,55 @@
+"""Helpers shared by the tests: the backend cases, real MNIST data, IDX files to read."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlp_core import backends, selection
+from mlp_core.errors import BackendUnavailable
+
+TESTS = Path(__file__).resolve().parent
+# The MNIST test split ships with the tests (tests/data/mnist-t10k, CC BY-SA 3.0).
+MNIST_T10K = Path(os.environ.get("MLP_TEST_MNIST_DIR", TESTS / "data" / "mnist-t10k"))
+
+# (id, backend name, options): every tested variant of every backend in the registry
+BACKEND_CASES = [(v.name, e.name, dict(v.options)) for v, e in backends.variants(tested_only=True)]
+
+
+def make_backend(name: str, options: dict):
+    """The backend, or a skip naming the reason (its library or device is missing here)."""
+    missing = backends.missing_libraries(name)
+    if missing:
+        pytest.skip(f"{name}: {', '.join(missing)} not installed")
+    try:
+        return selection.get_backend(name, **options)
+    except BackendUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+IDX_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D,
+             np.float64: 0x0E}
+
+
+def idx_bytes(a: np.ndarray) -> bytes:
+    header = bytes([0, 0, IDX_CODES[a.dtype.type], a.ndim]) + np.array(a.shape, ">u4").tobytes()
+    return header + a.astype(a.dtype.newbyteorder(">")).tobytes()
+
+
+def write_idx_dataset(folder, n_train=30, n_test=10, compress=True):
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = {"train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+             "train-labels-idx1-ubyte": rng.integers(0, 10, n_train).astype(np.uint8),
+             "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+             "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test).astype(np.uint8)}
+    for stem, a in parts.items():
+        raw = idx_bytes(a)
+        (folder / (stem + (".gz" if compress else ""))).write_bytes(gzip.compress(raw) if compress else raw)
+    return parts
+
+
