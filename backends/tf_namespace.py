@@ -64,10 +64,12 @@ def equal(x1, x2, /):
 
 
 def clip(x, /, min=None, max=None):  # noqa: A002
+    # the bounds become constants of x's dtype directly: a cast would round float64 bounds
+    # through float32 first (1 - 1e-7 -> 0.99999988...)
     if min is not None:
-        x = tf.math.maximum(x, tf.cast(min, x.dtype))
+        x = tf.math.maximum(x, tf.constant(min, dtype=x.dtype))
     if max is not None:
-        x = tf.math.minimum(x, tf.cast(max, x.dtype))
+        x = tf.math.minimum(x, tf.constant(max, dtype=x.dtype))
     return x
 
 

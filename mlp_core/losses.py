@@ -1,17 +1,27 @@
 """Losses: the per-sample value (summed over the batch) and the delta at the output layer.
 
-Each loss sees the output layer's activations ``a`` and its pre-activations ``z`` and follows what
-Keras 3 (TensorFlow backend) computes, so that the Keras reference model is reproduced:
+Each loss sees the output layer's activations ``a`` and its pre-activations (logits) ``z``.
+Definitions, per sample, with ``clip(p) = min(max(p, 1e-7), 1 - 1e-7)`` (Keras's epsilon):
 
-- ``cce``: categorical cross-entropy. Keras's ``sigmoid`` and ``softmax`` activations cache their
-  input as logits, and Keras's cross-entropy then works on those logits: for a sigmoid *or* softmax
-  output it is softmax cross-entropy of ``z``. (A sigmoid output is therefore trained as a softmax
-  over the output logits; the sigmoid only shapes what ``predict`` returns.)
-- ``cce-normalized``: the other reading, Keras 2's: sigmoid outputs divided by their sum per sample,
-  clipped to [eps, 1 - eps], then cross-entropy.
-- ``logloss``: the sum over outputs of binary cross-entropy, averaged over samples (from the
-  logits for a sigmoid output, as Keras does; clipped probabilities otherwise).
-- ``mse``: squared error averaged over outputs, then over samples.
+- ``cce``: categorical cross-entropy as Keras 3 computes it. Keras's ``sigmoid`` and ``softmax``
+  activations cache their input as logits, and its cross-entropy then uses those logits, so for a
+  sigmoid *or* softmax output it is ``-sum_k y_k log softmax(z)_k`` (no clipping). A sigmoid
+  output is therefore trained as a softmax over the output logits; the sigmoid only shapes what
+  ``predict`` returns.
+- ``cce-normalized``: Keras 2's reading: ``-sum_k y_k log clip(a_k / sum_j a_j)``.
+- ``logloss``: binary cross-entropy summed over the outputs. For a sigmoid output it is computed
+  from the logits, ``sum_k max(z_k, 0) - z_k y_k + log(1 + exp(-|z_k|))`` (no clipping, as Keras).
+  For a softmax output it is ``-sum_k y_k log clip(a_k) + (1 - y_k) log(1 - clip(a_k))``; Keras 3
+  differs here: its ``binary_crossentropy`` after a softmax applies the cached logits as *sigmoid*
+  logits and ignores the softmax.
+- ``binary_crossentropy``: Keras's name: ``logloss`` divided by the number of outputs (the mean
+  over outputs, as Keras takes it).
+- ``mse``: ``sum_k (a_k - y_k)^2 / n_outputs``.
+
+Where a value clips a probability, its gradient is the clip's: zero for the probabilities outside
+[1e-7, 1 - 1e-7], as Keras/TensorFlow and autograd differentiate it. So the gradient is the exact
+derivative of the value computed, and an output that rounds to exactly 0 or 1 gives no NaN.
+The batch's value is the sum over samples; ``Network.reduction`` decides mean or sum.
 """
 
 from __future__ import annotations
@@ -61,47 +71,65 @@ class CategoricalCrossEntropy(Loss):
         return p * xp.sum(y, axis=1, keepdims=True) - y
 
 
+def _clip_mask(xp, p):
+    """clip(p) and where its derivative is 1 (inside the interval, bounds included, as TF)."""
+    return xp.clip(p, min=EPS, max=1.0 - EPS), (p >= EPS) & (p <= 1.0 - EPS)
+
+
 class NormalizedCrossEntropy(Loss):
     name, needs_unit_interval = "cce-normalized", True
 
     def value_sum(self, be, a, z, y, act):
         xp = be.xp
-        p = xp.clip(a / xp.sum(a, axis=1, keepdims=True), min=EPS, max=1.0 - EPS)
+        p, _ = _clip_mask(xp, a / xp.sum(a, axis=1, keepdims=True))
         return -xp.sum(y * xp.log(p))
 
     def output_grad(self, be, a, y):
-        # loss = -sum_k y_k log(a_k / S), S = sum_k a_k
+        # loss = -sum_k y_k log clip(q_k), q = a / S, S = sum_j a_j
+        # dL/dq_k = -y_k / q_k inside the clip interval, 0 outside;
+        # dL/da_j = (dL/dq_j - sum_k dL/dq_k q_k) / S
         xp = be.xp
-        return xp.sum(y, axis=1, keepdims=True) / xp.sum(a, axis=1, keepdims=True) - y / a
-
-    def output_delta(self, be, a, z, y, act):
-        xp = be.xp
-        if act.name == "softmax":  # outputs already sum to one: the Jacobian collapses
-            return a * xp.sum(y, axis=1, keepdims=True) - y
-        if act.name == "sigmoid":  # fused: (1 - a) * (a * sum(y) / S - y)
-            scale = xp.sum(y, axis=1, keepdims=True) / xp.sum(a, axis=1, keepdims=True)
-            return (1.0 - a) * (a * scale - y)
-        return super().output_delta(be, a, z, y, act)
+        s = xp.sum(a, axis=1, keepdims=True)
+        q = a / s
+        p, inside = _clip_mask(xp, q)
+        g = xp.where(inside, -y / p, xp.zeros_like(p))
+        return (g - xp.sum(g * q, axis=1, keepdims=True)) / s
 
 
 class LogLoss(Loss):
     name, needs_unit_interval = "logloss", True
+    #: divide by the number of outputs (Keras's binary_crossentropy takes the mean over them)
+    mean_over_outputs = False
+
+    def _scale(self, a):
+        return 1.0 / a.shape[1] if self.mean_over_outputs else 1.0
 
     def value_sum(self, be, a, z, y, act):
         xp = be.xp
         if act.name == "sigmoid":  # stable form from the logits: max(z,0) - z*y + log(1+e^-|z|)
-            return xp.sum(xp.where(z > 0, z, xp.zeros_like(z)) - z * y
-                          + xp.log1p(xp.exp(-xp.abs(z))))
-        p = xp.clip(a, min=EPS, max=1.0 - EPS)
-        return -xp.sum(y * xp.log(p) + (1.0 - y) * xp.log(1.0 - p))
+            total = xp.sum(xp.where(z > 0, z, xp.zeros_like(z)) - z * y
+                           + xp.log1p(xp.exp(-xp.abs(z))))
+        else:
+            p, _ = _clip_mask(xp, a)
+            total = -xp.sum(y * xp.log(p) + (1.0 - y) * xp.log(1.0 - p))
+        return total * self._scale(a)
 
     def output_grad(self, be, a, y):
-        return (a - y) / (a * (1.0 - a))
+        # d/dp of -(y log p + (1-y) log(1-p)) at the clipped p, zero outside the clip interval
+        xp = be.xp
+        p, inside = _clip_mask(xp, a)
+        g = xp.where(inside, (p - y) / (p * (1.0 - p)), xp.zeros_like(p))
+        return g * self._scale(a)
 
     def output_delta(self, be, a, z, y, act):
         if act.name == "sigmoid":  # the canonical pair: the derivative cancels
-            return a - y
+            return (a - y) * self._scale(a)
         return super().output_delta(be, a, z, y, act)
+
+
+class BinaryCrossEntropy(LogLoss):
+    name = "binary_crossentropy"
+    mean_over_outputs = True
 
 
 class MeanSquaredError(Loss):
@@ -116,9 +144,11 @@ class MeanSquaredError(Loss):
 
 
 LOSSES: dict[str, type[Loss]] = {
-    c.name: c for c in (CategoricalCrossEntropy, NormalizedCrossEntropy, LogLoss, MeanSquaredError)}
-ALIASES = {"categorical_crossentropy": "cce", "binary_crossentropy": "logloss", "log_loss": "logloss",
-           "cce_normalized": "cce-normalized"}
+    c.name: c for c in (CategoricalCrossEntropy, NormalizedCrossEntropy, LogLoss,
+                        BinaryCrossEntropy, MeanSquaredError)}
+ALIASES = {"categorical_crossentropy": "cce", "log_loss": "logloss",
+           "cce_normalized": "cce-normalized", "bce": "binary_crossentropy",
+           "mean_squared_error": "mse"}
 
 
 def get_loss(name: str, output: Activation) -> Loss:

@@ -22,21 +22,45 @@ UNARY = [("abs", A), ("exp", A), ("log", POS), ("log1p", POS), ("sqrt", POS), ("
          ("sign", A)]
 
 
+DTYPES = {"float32": (np.float32, 1e-6), "float64": (np.float64, 1e-13)}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name,x", UNARY, ids=[u[0] for u in UNARY])
-def test_elementwise(name, x):
+def test_elementwise(name, x, dtype):
+    np_dtype, rtol = DTYPES[dtype]
+    x = x.astype(np_dtype)
     got = getattr(tnp, name)(tf.constant(x))
     want = getattr(np, name)(x)
-    assert got.dtype == tf.float32 and got.shape == want.shape
-    np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+    assert got.dtype == getattr(tf, dtype) and got.shape == want.shape
+    np.testing.assert_allclose(got.numpy(), want, rtol=rtol)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ["sum", "mean", "max"])
 @pytest.mark.parametrize("axis,keepdims", [(None, False), (0, False), (1, True)])
-def test_reductions(name, axis, keepdims):
-    got = getattr(tnp, name)(tf.constant(A), axis=axis, keepdims=keepdims)
-    want = getattr(np, name)(A, axis=axis, keepdims=keepdims)
-    assert got.shape == want.shape
-    np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+def test_reductions(name, axis, keepdims, dtype):
+    np_dtype, rtol = DTYPES[dtype]
+    a = A.astype(np_dtype)
+    got = getattr(tnp, name)(tf.constant(a), axis=axis, keepdims=keepdims)
+    want = getattr(np, name)(a, axis=axis, keepdims=keepdims)
+    assert got.shape == want.shape and got.dtype == getattr(tf, dtype)
+    np.testing.assert_allclose(got.numpy(), want, rtol=rtol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_clip_keeps_its_bounds_in_the_arrays_dtype(dtype):
+    """float64 bounds must not round through float32 (1 - 1e-7 -> 0.99999988...)."""
+    np_dtype, _ = DTYPES[dtype]
+    x = np.array([0.0, 0.5, 1.0], np_dtype)
+    got = tnp.clip(tf.constant(x), min=1e-7, max=1.0 - 1e-7).numpy()
+    np.testing.assert_array_equal(got, np.clip(x, np_dtype(1e-7), np_dtype(1.0 - 1e-7)))
+
+
+def test_isfinite_and_all():
+    t = tf.constant([1.0, np.inf, np.nan])
+    np.testing.assert_array_equal(tnp.isfinite(t).numpy(), [True, False, False])
+    assert not bool(tnp.all(tnp.isfinite(t))) and bool(tnp.all(tnp.isfinite(t[:1])))
 
 
 def test_argmax_equal_where_clip_zeros_like_astype():
@@ -106,21 +130,28 @@ def test_threads_after_start_are_an_error_not_ignored():
     assert lines[1].startswith("error: TensorFlow thread counts can only be set before")
 
 
-def test_reproduces_the_keras_reference_model(mnist_t10k):
-    """Same initial weights, same batches: our cce/sigmoid/RMSprop/L2 step is Keras's step."""
+def test_reproduces_the_articles_keras_model(mnist_t10k):
+    """Same initial weights, same batches: our seed-keras step is the article's Keras model's step
+    (L2 0.01 on the two hidden kernels only, none on the output layer)."""
     keras = pytest.importorskip("keras")
+    from mlp_core import get_preset
+
     (x, y), _ = mnist_t10k
     x, y = x[:2000], y[:2000]
-    ours = MLP([784, 70, 30, 10], seed=5)
+    ours = MLP.from_preset("seed-keras", seed=5)
     reg = keras.regularizers.l2(0.01)
-    ref = keras.Sequential([keras.Input((784,))] + [
-        keras.layers.Dense(n, activation="sigmoid", kernel_regularizer=reg) for n in (70, 30, 10)])
+    ref = keras.Sequential([keras.Input((784,)),
+                            keras.layers.Dense(70, activation="sigmoid", kernel_regularizer=reg),
+                            keras.layers.Dense(30, activation="sigmoid", kernel_regularizer=reg),
+                            keras.layers.Dense(10, activation="sigmoid")])
     ref.compile(optimizer=keras.optimizers.RMSprop(), loss="categorical_crossentropy",
                 metrics=["accuracy"])
     ref.set_weights(ours.get_weights())
     keras_hist = ref.fit(x, np.eye(10)[y], epochs=2, batch_size=250, shuffle=False, verbose=0)
-    hist = ours.fit(x, y, epochs=2, batch_size=250, l2=0.01, shuffle=False, verbose=False)
+    hist = get_preset("seed-keras").fit(ours, x, y, epochs=2, batch_size=250, shuffle=False,
+                                        verbose=False)
+    assert hist.info["fit"]["l2"] == [0.01, 0.01, 0.0]
     for got, want in zip(ours.get_weights(), ref.get_weights()):
-        np.testing.assert_allclose(got, want, rtol=1e-3, atol=2e-5)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(hist.history["loss"], keras_hist.history["loss"], rtol=1e-4)
     np.testing.assert_allclose(hist.history["accuracy"], keras_hist.history["accuracy"], atol=2e-3)
