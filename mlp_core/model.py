@@ -263,7 +263,7 @@ class MLP:
         # NaN and inf propagate through min/max: two reductions, no temporary the size of x
         if x.dtype.kind == "f" and not (np.isfinite(x.min()) and np.isfinite(x.max())):
             raise MLPError(f"{what} x contains NaN or infinite values")
-        limit = np.finfo(self.dtype).max
+        limit = float(np.finfo(self.dtype).max)
         if x.dtype.kind in "iuf" and max(abs(float(x.min())), abs(float(x.max()))) > limit:
             raise MLPError(f"{what} x holds values beyond the range of {self.dtype} (+-{limit:.3g})")
         return x

@@ -26,6 +26,15 @@ _cache: dict[tuple, Backend] = {}
 
 def _make(name: str, device: str | None, options: dict) -> Backend:
     """One backend instance per (name, device, options), reused across models."""
+    if not isinstance(name, str):
+        raise MLPError(f"a backend is a name ({', '.join(backends.REGISTRY)}) or a Backend "
+                       f"instance, got {name!r}")
+    if device is not None and not isinstance(device, str):
+        raise MLPError(f"device must be a string such as 'cpu' or 'gpu', got {device!r}")
+    threads = options.get("threads")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise MLPError(f"threads must be an integer >= 1, got {threads!r}")
     key = (backends.entry(name).name, (device or "").lower() or None, tuple(sorted(options.items())))
     if key not in _cache:
         _cache[key] = backends.create(name, device, **options)
@@ -63,14 +72,21 @@ def get_backend(name: str | Backend | None = None, device: str | None = None, **
     if name is not None:
         return _make(name, device, options)
     if device is not None or options:
-        # a device or option alone applies to whichever backend would be chosen
+        # a device or option alone applies to whichever backend would be chosen; where that is
+        # the environment's, so is the device unless one is given
         chosen = _context.get() or _global
-        return _make(chosen.name if chosen else _env_backend(), device, options)
+        if chosen is not None:
+            return _make(chosen.name, device, options)
+        return _make(_env_backend(), device if device is not None else _env_device(), options)
     if (be := _context.get()) is not None:
         return be
     if _global is not None:
         return _global
-    return _make(_env_backend(), os.environ.get("MLP_DEVICE") or None, options)
+    return _make(_env_backend(), _env_device(), options)
+
+
+def _env_device() -> str | None:
+    return os.environ.get("MLP_DEVICE", "").strip() or None
 
 
 def _env_backend() -> str:

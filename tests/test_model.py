@@ -54,7 +54,7 @@ def test_bad_fit_arguments(model, tiny_data, kwargs, message):
 @pytest.mark.parametrize("kwargs,message", [
     ({"activation": "swish"}, "unknown activation 'swish'; valid: identity, relu, sigmoid, tanh"),
     ({"output": "gelu"}, "unknown output activation 'gelu'; valid: identity, relu, sigmoid, softmax, tanh"),
-    ({"loss": "hinge"}, "unknown loss 'hinge'; valid: cce, cce-normalized, logloss, mse"),
+    ({"loss": "hinge"}, "unknown loss 'hinge'; valid: binary_crossentropy, cce, cce-normalized, logloss, mse"),
     ({"loss": "cce", "output": "identity"}, "needs outputs in \\(0, 1\\)"),
     ({"init": "zeros"}, "unknown init 'zeros'; valid: sqrt_nodes, const, glorot, he"),
     ({"dtype": "float16"}, "unknown dtype 'float16'; valid: float32, float64"),
@@ -94,21 +94,31 @@ def test_batch_tracked_metrics_match_a_full_pass_without_updates(tiny_data):
     assert h["accuracy"][0] == pytest.approx(h["val_accuracy"][0])
 
 
-def test_predict_and_evaluate(model, tiny_data):
+def test_predict_and_evaluate(backend, tiny_data, monkeypatch):
     x, y = tiny_data
+    model = MLP([12, 8, 3], seed=3, backend=backend)
     proba = model.predict_proba(x)
     assert proba.shape == (64, 3) and ((proba > 0) & (proba < 1)).all()
     np.testing.assert_array_equal(model.predict(x), proba.argmax(axis=1))
     result = model.evaluate(x, y)
     assert result["accuracy"] == pytest.approx(np.mean(model.predict(x) == y))
+    # in chunks of 10 rows (64 = 6 * 10 + 4): the same outputs, loss and accuracy
+    monkeypatch.setattr("mlp_core.model.EVAL_CHUNK", 10)
+    monkeypatch.setattr("mlp_core.training.EVAL_CHUNK", 10)
+    np.testing.assert_allclose(model.predict_proba(x), proba, rtol=1e-6)
+    chunked = model.evaluate(x, y)
+    assert chunked["accuracy"] == result["accuracy"]
+    assert chunked["loss"] == pytest.approx(result["loss"], rel=1e-6)
 
 
-def test_save_load_round_trip(model, tiny_data, tmp_path):
+def test_save_load_round_trip(backend, tiny_data, tmp_path):
     x, y = tiny_data
-    model.fit(x, y, epochs=2, batch_size=16, l2=0.01, verbose=False)
+    model = MLP([12, 8, 3], seed=3, backend=backend)
+    model.fit(x, y, epochs=2, batch_size=16, l2=[0.01, 0.0], reduction="sum", verbose=False)
     model.save(tmp_path / "m.npz")
-    loaded = MLP.load(tmp_path / "m.npz")
-    assert loaded.config() == model.config() and loaded.l2 == (0.01, 0.01)
+    loaded = MLP.load(tmp_path / "m.npz", backend=backend)
+    assert loaded.config() == model.config() and loaded.l2 == (0.01, 0.0)
+    assert loaded.reduction == "sum" and loaded.backend is backend
     np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
     assert loaded.evaluate(x, y) == model.evaluate(x, y)
     assert not [p for p in tmp_path.iterdir() if p.name != "m.npz"]  # no temporary left over
@@ -171,11 +181,12 @@ def test_unwritable_path_is_a_clear_error(model, tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
-def test_divergence_stops_and_keeps_last_good_weights(tiny_data):
+def test_divergence_stops_and_keeps_last_good_weights(backend, tiny_data):
     x, y = tiny_data
 
     def run(epochs):
-        model = MLP([12, 8, 3], seed=0, loss="mse", output="identity", activation="identity")
+        model = MLP([12, 8, 3], seed=0, loss="mse", output="identity", activation="identity",
+                    backend=backend)
         return model, model.fit(x * 1e3, y, epochs=epochs, batch_size=64,
                                 optimizer=SGD(learning_rate=10.0), verbose=False)
 
@@ -187,4 +198,4 @@ def test_divergence_stops_and_keeps_last_good_weights(tiny_data):
     reference, _ = run(history.epochs)
     for kept, want in zip(model.get_weights(), reference.get_weights()):
         assert np.isfinite(kept).all()
-        np.testing.assert_array_equal(kept, want)
+        np.testing.assert_allclose(kept, want, rtol=1e-6)
