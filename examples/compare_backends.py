@@ -2,8 +2,10 @@
 
     python examples/compare_backends.py --epochs 35 --batch-sizes 500,10000 --out results/compare
 
-The implementations default to every one installed here; MLP_BACKEND, if set, narrows the list to
-that backend (plus the Keras reference). The same as ``mlp-core bench``, from Python.
+The implementations are every tested variant of every backend in the registry whose library is
+installed here, plus the Keras reference; MLP_BACKEND, if set, narrows the list to that backend's
+variants (plus Keras). A GPU-only backend without a GPU is skipped with the reason. The same as
+``mlp-core bench``, from Python.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from mlp_core import backends
 from mlp_core.bench.report import markdown_table, summarize, write_reports
 from mlp_core.bench.runner import BenchConfig, print_progress, run_benchmark
 
-CANDIDATES = ["numpy", "tensorflow", "tensorflow-eager", "cupy", "keras"]
 
 
 def main() -> None:
@@ -28,9 +29,10 @@ def main() -> None:
     args = p.parse_args()
 
     chosen = os.environ.get("MLP_BACKEND")
-    impls = [chosen, "keras"] if chosen else CANDIDATES
-    available = [i for i in impls if i == "keras" or not backends.missing_libraries(i.split("-")[0])]
-    cfg = BenchConfig(dataset=args.dataset, epochs=args.epochs, impls=available,
+    impls = [v.name for v, e in backends.variants(tested_only=True)
+             if e.name != "array-api-strict" and (not chosen or e.name == backends.entry(chosen).name)
+             and not backends.missing_libraries(e.name)] + ["keras"]
+    cfg = BenchConfig(dataset=args.dataset, epochs=args.epochs, impls=impls,
                       batch_sizes=[int(b) for b in args.batch_sizes.split(",")],
                       repeats=args.repeat, device=os.environ.get("MLP_DEVICE"))
     rows, skipped = run_benchmark(cfg, args.out, progress=print_progress)
