@@ -25,11 +25,12 @@ from .test_data import write_idx_dataset  # noqa: E402
 def scheduler():
     """Workers ``a`` and ``b`` as ``dask worker --nworkers 1 --nthreads 1 --resources bench=1
     --name NAME`` starts them, each under a nanny that restarts it if it dies."""
+    loopback = {"host": "127.0.0.1", "dashboard": False, "dashboard_address": "127.0.0.1:0"}
     worker = {"cls": distributed.Nanny,
-              "options": {"nthreads": 1, "resources": {"bench": 1}, "host": "127.0.0.1"}}
+              "options": {"nthreads": 1, "resources": {"bench": 1}, **loopback}}
     with distributed.SpecCluster(
             scheduler={"cls": distributed.Scheduler,
-                       "options": {"host": "127.0.0.1", "dashboard_address": None}},
+                       "options": loopback},
             workers={"a": worker, "b": worker}, silence_logs=logging.ERROR) as cluster:
         yield cluster.scheduler_address
 
@@ -56,6 +57,8 @@ def test_each_machine_runs_the_matrix_with_rows_like_local_ones(scheduler, tmp_p
         assert r["status"] == "ok", r.get("error")
         assert set(r) == set(local) and r["config"] == local["config"]
         assert r["cpu"] and r["versions"]["numpy"] and r["fit_time"] > 0
+        if not {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"} & set(os.environ):
+            assert r["threads"] == local["threads"]  # not the nanny's one-thread BLAS default
     assert main([*args, "--scheduler", scheduler]) == 0  # resumed: nothing left to run
     assert len(load_rows(tmp_path / "dist")) == 2
 
@@ -95,8 +98,9 @@ def test_an_unreachable_scheduler_is_one_error(tmp_path, capsys):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(MLPError, match=f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}"):
-        DaskExecutor(f"tcp://127.0.0.1:{port}", timeout=1)
+    address = f"tcp://127.0.0.1:{port}"
+    with pytest.raises(MLPError, match=f"cannot reach the Dask scheduler at {address}"):
+        DaskExecutor(address, timeout=1)
     argv = ["bench", "--impl", "numpy", "--out", str(tmp_path), "--scheduler", "127.0.0.1"]
     assert main(argv) == 2
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err

@@ -9,6 +9,7 @@ measurement whose worker dies is a failed row; the machine goes on once its work
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from typing import Any, Callable, Iterator
@@ -31,10 +32,23 @@ def import_distributed() -> Any:
 
 def measure_on_worker(job: dict, config: dict,
                       run_job: Callable[[dict, dict], dict] = run_job_subprocess) -> dict:
-    """The Dask task: one measurement on this worker; ``machine`` is the worker's name."""
+    """The Dask task: one measurement on this worker; ``machine`` is the worker's name.
+
+    The measurement's process gets the machine's environment, not the one-thread BLAS/OpenMP
+    defaults a Dask nanny gives its worker (``distributed.nanny.pre-spawn-environ``), so it
+    uses the machine's threads as a local run does; ``--threads`` sets them explicitly.
+    """
+    import dask
     from distributed import get_worker
 
-    return {**run_job(job, config), "machine": str(get_worker().name)}
+    defaults = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
+    dask_set = {k: os.environ.pop(k) for k, v in defaults.items()
+                if v is not None and os.environ.get(k) == str(v)}
+    try:
+        result = run_job(job, config)
+    finally:
+        os.environ.update(dask_set)
+    return {**result, "machine": str(get_worker().name)}
 
 
 class DaskExecutor:

@@ -11,7 +11,8 @@ from ..fileio import atomic_write_bytes, atomic_write_text
 from .runner import LOCAL
 
 COLUMNS = ["machine", "impl", "batch_size", "runs", "median_s", "min_s", "max_s", "spread_pct",
-           "per_epoch_s", "vs_keras", "vs_floor", "test_accuracy", "peak_rss_mb", "rss_vs_keras", "threads"]
+           "per_epoch_s", "vs_keras", "vs_floor", "test_accuracy", "peak_rss_mb", "rss_vs_keras",
+           "threads"]
 
 
 def summarize(rows: list[dict]) -> list[dict]:
