@@ -115,3 +115,13 @@ def test_without_dask_the_error_names_the_extra(monkeypatch, tmp_path, capsys):
                  "--scheduler", "tcp://127.0.0.1:8786"]) == 2
     assert 'pip install "mlp-core[distributed]"' in capsys.readouterr().err
 
+
+
+def test_tls_settings_must_fit_the_address():
+    with pytest.raises(MLPError, match="a tls:// scheduler needs --tls-ca-file"):
+        DaskExecutor("tls://127.0.0.1:8786")
+    with pytest.raises(MLPError, match="bad TLS files"):
+        DaskExecutor("tls://127.0.0.1:8786", security=distributed.Security(
+            tls_ca_file="missing-ca.pem", tls_client_cert="missing.pem", require_encryption=True))
+    with pytest.raises(MLPError, match="TLS is required but tcp://127.0.0.1:8786 is not a tls://"):
+        DaskExecutor("tcp://127.0.0.1:8786", security=distributed.Security(require_encryption=True))

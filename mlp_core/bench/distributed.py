@@ -66,6 +66,8 @@ class DaskExecutor:
         distributed = import_distributed()
         self.address, self.run_job, self.poll = address, run_job, poll
         self.rejoin_timeout = rejoin_timeout
+        security = security or distributed.Security()  # that of Dask's configuration
+        _check_tls(address, security)
         try:
             self.client = distributed.Client(address, timeout=timeout, security=security,
                                              set_as_default=False)
@@ -90,12 +92,20 @@ class DaskExecutor:
     def workers(self) -> dict[str, str]:
         """Name -> address of every worker offering the ``bench`` resource now."""
         try:
-            info = self.client.scheduler_info()["workers"]
-        except (OSError, TimeoutError) as exc:
-            raise MLPError(f"lost the Dask scheduler at {self.address} ({exc}); the finished "
-                           "measurements are saved: rerun the same command to resume") from None
+            info = self.client.scheduler_info()["workers"] if self._connected() else None
+        except (OSError, KeyError):  # KeyError: the client's cached info of a lost scheduler
+            info = None
+        if info is None:
+            raise self._lost()
         return {str(w["name"]): addr for addr, w in info.items()
                 if w.get("resources", {}).get(RESOURCE, 0) >= 1}
+
+    def _connected(self) -> bool:
+        return self.client.status == "running"
+
+    def _lost(self) -> MLPError:
+        return MLPError(f"lost the Dask scheduler at {self.address}; the finished measurements "
+                        "are saved: rerun the same command to resume")
 
     def _choose(self, machines: str) -> list[str]:
         names = sorted(self.workers())
@@ -149,6 +159,8 @@ class DaskExecutor:
                                 yield queue.popleft(), _failed(f"worker {machine} is not in "
                                                                "the cluster")
                 self._wait_any([f for f, _, _ in running.values()])
+                if not self._connected():  # a lost scheduler cancels every task: not their fault
+                    raise self._lost()
                 for machine, (future, job, _) in list(running.items()):
                     if future.done():
                         del running[machine]
@@ -167,6 +179,20 @@ class DaskExecutor:
             next(distributed.as_completed(futures, loop=self.client.loop, timeout=self.poll))
         except distributed.TimeoutError:
             pass  # nothing ended: the caller looks at the workers again
+
+
+def _check_tls(address: str, security: Any) -> None:
+    """Refuse TLS settings that do not fit the address, before Dask fails at length."""
+    try:
+        context = security.get_connection_args("client")["ssl_context"]
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise MLPError(f"bad TLS files for the Dask scheduler: {exc}") from None
+    tls = address.startswith("tls://")
+    if tls and context is None:
+        raise MLPError("a tls:// scheduler needs --tls-ca-file, --tls-cert and --tls-key "
+                       "(or Dask's distributed.comm.tls.* configuration)")
+    if not tls and security.require_encryption:
+        raise MLPError(f"TLS is required but {address} is not a tls:// address")
 
 
 def _result(future: Any, lost: str | None) -> dict:
