@@ -125,8 +125,9 @@ def write_reports(rows: list[dict], out_dir: str | Path, skipped: dict[str, str]
     errors = [r for r in rows if r.get("status") != "ok"]
     md = ["# mlp-core benchmark", "", environment_line(rows), "",
           "Median training time (`fit` wall time, after a warm-up epoch, each run in a fresh "
-          "process); `vs Keras` and `vs floor` divide medians of the same batch size. The floor "
-          "is the matrix products of the epochs alone in the implementation's library.", "",
+          "process); `vs Keras` and `vs floor` divide medians of the same machine and batch size. "
+          "The floor is the matrix products of the epochs alone in the implementation's "
+          "library.", "",
           markdown_table(summary)]
     if skipped:
         md += ["", "Not measured: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()) + "."]
