@@ -31,6 +31,15 @@ def add_bench_parser(sub) -> None:
     g.add_argument("--no-warmup", action="store_true", help="time the first epoch cold")
     g.add_argument("--out", default="results", help="output folder (default: %(default)s)")
     g.add_argument("--fresh", action="store_true", help="set earlier results in --out aside")
+    d = b.add_argument_group("across machines (Dask distributed; the distributed extra)")
+    d.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on the workers of this Dask scheduler, e.g. tcp://HOST:8786")
+    d.add_argument("--machines", default="all",
+                   help="comma-separated worker names, each runs the whole matrix "
+                   "(default: %(default)s)")
+    d.add_argument("--tls-ca-file", help="CA certificate for a tls:// scheduler")
+    d.add_argument("--tls-cert", help="client certificate for a tls:// scheduler")
+    d.add_argument("--tls-key", help="client private key for a tls:// scheduler")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -61,7 +70,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     try:
-        rows, skipped = run_benchmark(cfg, out, fresh=args.fresh, progress=progress)
+        with _executor(args) as executor:
+            rows, skipped = run_benchmark(cfg, out, fresh=args.fresh, progress=progress,
+                                          executor=executor)
     except KeyboardInterrupt:
         from .runner import load_rows
 
@@ -76,6 +87,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(markdown_table(summarize(rows)))
     print("wrote " + ", ".join(str(p) for p in [out / "results.jsonl", *written]), file=sys.stderr)
     return 0 if all(r.get("status") == "ok" for r in rows) else 1
+
+
+def _executor(args: argparse.Namespace):
+    """A context giving the Dask executor of ``--scheduler``, or None to run here."""
+    from contextlib import nullcontext
+
+    from ..errors import MLPError
+
+    tls = {"tls_ca_file": args.tls_ca_file, "tls_client_cert": args.tls_cert,
+           "tls_client_key": args.tls_key}
+    if not args.scheduler:
+        if args.machines != "all" or any(tls.values()):
+            raise MLPError("--machines and --tls-* need --scheduler")
+        return nullcontext()
+    from .distributed import DaskExecutor, import_distributed
+
+    security = None
+    if any(tls.values()):
+        security = import_distributed().Security(**tls, require_encryption=True)
+    return DaskExecutor(args.scheduler, args.machines, security=security)
 
 
 def _progress_bar():

@@ -8,17 +8,22 @@ import statistics
 from pathlib import Path
 
 from ..fileio import atomic_write_bytes, atomic_write_text
+from .runner import LOCAL
 
-COLUMNS = ["impl", "batch_size", "runs", "median_s", "min_s", "max_s", "spread_pct", "per_epoch_s",
-           "vs_keras", "vs_floor", "test_accuracy", "peak_rss_mb", "rss_vs_keras", "threads"]
+COLUMNS = ["machine", "impl", "batch_size", "runs", "median_s", "min_s", "max_s", "spread_pct",
+           "per_epoch_s", "vs_keras", "vs_floor", "test_accuracy", "peak_rss_mb", "rss_vs_keras",
+           "threads"]
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-    """One summary per (implementation, batch size) from its successful rows."""
+    """One summary per (machine, implementation, batch size) from its successful rows.
+
+    Ratios compare medians of the same machine and batch size.
+    """
     cells: dict[tuple, list[dict]] = {}
     for r in rows:
         if r.get("status") == "ok":
-            cells.setdefault((r["impl"], r["batch_size"]), []).append(r)
+            cells.setdefault((r.get("machine", LOCAL), r["impl"], r["batch_size"]), []).append(r)
 
     def median(key, group):
         values = [g[key] for g in group if g.get(key) is not None]
@@ -27,22 +32,23 @@ def summarize(rows: list[dict]) -> list[dict]:
     med = {k: median("fit_time", g) for k, g in cells.items()}
     rss = {k: median("peak_rss_mb", g) for k, g in cells.items()}
     out = []
-    for (impl, bs), group in sorted(cells.items(), key=lambda kv: (kv[0][1], _order(kv[0][0]))):
+    for (mach, impl, bs), group in sorted(cells.items(),
+                                          key=lambda kv: (kv[0][0], kv[0][2], _order(kv[0][1]))):
         times = [g["fit_time"] for g in group]
         library = group[0].get("library")
-        keras, floor = med.get(("keras", bs)), med.get((f"floor-{library}", bs))
-        m = med[(impl, bs)]
+        keras, floor = med.get((mach, "keras", bs)), med.get((mach, f"floor-{library}", bs))
+        m = med[(mach, impl, bs)]
         out.append({
-            "impl": impl, "batch_size": bs, "runs": len(group), "median_s": m,
+            "machine": mach, "impl": impl, "batch_size": bs, "runs": len(group), "median_s": m,
             "min_s": min(times), "max_s": max(times),
             "spread_pct": 100 * (max(times) - min(times)) / m if m else None,
             "per_epoch_s": median("time_per_epoch", group),
             "vs_keras": m / keras if keras and impl != "keras" else None,
             "vs_floor": m / floor if floor and not impl.startswith("floor-") else None,
             "test_accuracy": median("test_accuracy", group),
-            "peak_rss_mb": None if impl.startswith("floor-") else rss[(impl, bs)],
-            "rss_vs_keras": (rss[(impl, bs)] / rss[("keras", bs)]
-                             if ("keras", bs) in rss and impl not in ("keras",)
+            "peak_rss_mb": None if impl.startswith("floor-") else rss[(mach, impl, bs)],
+            "rss_vs_keras": (rss[(mach, impl, bs)] / rss[(mach, "keras", bs)]
+                             if (mach, "keras", bs) in rss and impl not in ("keras",)
                              and not impl.startswith("floor-") else None),
             "threads": group[0].get("threads"),
         })
@@ -69,25 +75,43 @@ def _fmt(value, key: str) -> str:
     return str(value)
 
 
+def _show_machine(items: list[dict]) -> bool:
+    """Whether any row or summary comes from another machine (then every one names its machine)."""
+    return any(s.get("machine", LOCAL) != LOCAL for s in items)
+
+
 def markdown_table(summary: list[dict]) -> str:
-    head = ["implementation", "batch", "runs", "median s", "min s", "max s", "spread", "s/epoch",
-            "vs Keras", "vs floor", "test acc", "peak RSS MB", "RSS vs Keras", "threads"]
+    """The summary as a Markdown table; with a machine column unless every row is local."""
+    head = ["machine", "implementation", "batch", "runs", "median s", "min s", "max s", "spread",
+            "s/epoch", "vs Keras", "vs floor", "test acc", "peak RSS MB", "RSS vs Keras", "threads"]
+    columns = COLUMNS
+    if not _show_machine(summary):
+        head, columns = head[1:], COLUMNS[1:]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for s in summary:
-        lines.append("| " + " | ".join(_fmt(s[c], c) for c in COLUMNS) + " |")
+        lines.append("| " + " | ".join(_fmt(s[c], c) for c in columns) + " |")
     return "\n".join(lines)
 
 
 def environment_line(rows: list[dict]) -> str:
+    """The machines (CPU, library versions; by name when not all local) and the configuration."""
     ok = [r for r in rows if r.get("status") == "ok"]
     if not ok:
         return ""
-    versions: dict = {}
+    machines: dict[str, list[dict]] = {}
     for r in ok:
-        versions.update(r.get("versions", {}))
+        machines.setdefault(r.get("machine", LOCAL), []).append(r)
+    named = _show_machine(ok)
+    parts = []
+    for name, group in sorted(machines.items()):
+        versions: dict = {}
+        for r in group:
+            versions.update(r.get("versions", {}))
+        parts.append((f"{name}: " if named else "")
+                     + f"CPU: {group[0].get('cpu')} ({group[0].get('cpu_count')} cores); "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
     cfg = ok[0]["config"]
-    return (f"CPU: {ok[0].get('cpu')} ({ok[0].get('cpu_count')} cores); "
-            + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
+    return (". ".join(parts)
             + f". Dataset {cfg['dataset']}, layers {cfg['layers']}, {cfg['activation']}/"
               f"{cfg['output']}, loss {cfg['loss']}, {cfg['optimizer']}, L2 {cfg['l2']}, "
               f"{cfg['epochs']} epochs, {cfg['dtype']}, threads {cfg['threads'] or 'default'}.")
@@ -101,14 +125,17 @@ def write_reports(rows: list[dict], out_dir: str | Path, skipped: dict[str, str]
     errors = [r for r in rows if r.get("status") != "ok"]
     md = ["# mlp-core benchmark", "", environment_line(rows), "",
           "Median training time (`fit` wall time, after a warm-up epoch, each run in a fresh "
-          "process); `vs Keras` and `vs floor` divide medians of the same batch size. The floor "
-          "is the matrix products of the epochs alone in the implementation's library.", "",
+          "process); `vs Keras` and `vs floor` divide medians of the same machine and batch size. "
+          "The floor is the matrix products of the epochs alone in the implementation's "
+          "library.", "",
           markdown_table(summary)]
     if skipped:
         md += ["", "Not measured: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()) + "."]
     if errors:
         md += ["", "Failed measurements:"] + [
-            f"- {r['impl']} batch {r['batch_size']} run {r['repeat']}: {r.get('error')}" for r in errors]
+            f"- {r['impl']} batch {r['batch_size']} run {r['repeat']}"
+            + (f" on {r['machine']}" if r.get("machine", LOCAL) != LOCAL else "")
+            + f": {r.get('error')}" for r in errors]
     written = [out / "summary.md", out / "summary.csv"]
     atomic_write_text(written[0], "\n".join(md) + "\n")
     buf = io.StringIO()
@@ -125,7 +152,8 @@ def write_reports(rows: list[dict], out_dir: str | Path, skipped: dict[str, str]
 
 
 def plot_summary(summary: list[dict]) -> bytes | None:
-    """Train time against batch size per implementation, and the ratio to Keras (PNG bytes)."""
+    """Train time against batch size per implementation (and machine), and the ratio to Keras
+    (PNG bytes)."""
     try:
         import matplotlib
 
@@ -133,20 +161,22 @@ def plot_summary(summary: list[dict]) -> bytes | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    impls = list(dict.fromkeys(s["impl"] for s in summary))
+    series = list(dict.fromkeys((s["machine"], s["impl"]) for s in summary))
+    named = _show_machine(summary)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
-    colors = {impl: f"C{i % 10}" for i, impl in enumerate(impls)}  # the same in both panels
-    for impl in impls:
+    colors = {key: f"C{i % 10}" for i, key in enumerate(series)}  # the same in both panels
+    for mach, impl in series:
         pts = sorted((s["batch_size"], s["median_s"], s["min_s"], s["max_s"], s["vs_keras"])
-                     for s in summary if s["impl"] == impl)
+                     for s in summary if (s["machine"], s["impl"]) == (mach, impl))
         bs = [p[0] for p in pts]
+        label = f"{impl} on {mach}" if named else impl
         style = {"linestyle": "--", "marker": None} if impl.startswith("floor-") else {"marker": "o"}
-        style["color"] = colors[impl]
+        style["color"] = colors[(mach, impl)]
         ax1.errorbar(bs, [p[1] for p in pts], yerr=[[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]],
-                     label=impl, capsize=3, **style)
+                     label=label, capsize=3, **style)
         ratio = [(b, p[4]) for b, p in zip(bs, pts) if p[4] is not None]
         if ratio:
-            ax2.plot([r[0] for r in ratio], [r[1] for r in ratio], label=impl, **style)
+            ax2.plot([r[0] for r in ratio], [r[1] for r in ratio], label=label, **style)
     ax1.set(xscale="log", yscale="log", xlabel="batch size", ylabel="training time (s, median)",
             title="Training time by batch size")
     ax2.axhline(1.0, color="grey", linewidth=1)

@@ -13,7 +13,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, Protocol
 
 from ..errors import MLPError
 from ..presets import DEFAULT_PRESET, get_preset
@@ -22,6 +22,7 @@ from .impls import ImplSpec, floor_for, parse_impl
 DEFAULT_IMPLS = ("numpy", "tensorflow", "keras")
 DEFAULT_BATCH_SIZES = (100, 500, 1000, 10000, 60000)
 RESULTS = "results.jsonl"
+LOCAL = "local"  # the machine of rows measured here (rows without a machine field are local)
 
 
 @dataclass
@@ -124,7 +125,7 @@ def load_rows(out_dir: Path) -> list[dict]:
 
 
 def _key(row: dict) -> tuple:
-    return row["impl"], row["batch_size"], row["repeat"]
+    return row.get("machine", LOCAL), row["impl"], row["batch_size"], row["repeat"]
 
 
 def run_job_subprocess(job: dict, config: dict, timeout: float | None = None) -> dict:
@@ -149,20 +150,33 @@ def progress_line(i: int, total: int, row: dict) -> str:
             status += f", acc {row['test_accuracy']:.4f}"
     else:
         status = f"FAILED: {row.get('error')}"
-    return f"[{i}/{total}] {row['impl']} batch {row['batch_size']} run {row['repeat'] + 1}: {status}"
+    where = "" if row.get("machine", LOCAL) == LOCAL else f" on {row['machine']}"
+    return (f"[{i}/{total}] {row['impl']} batch {row['batch_size']} run {row['repeat'] + 1}"
+            f"{where}: {status}")
 
 
 def print_progress(i: int, total: int, row: dict) -> None:
     print(progress_line(i, total, row), flush=True)
 
 
+class Executor(Protocol):
+    """Runs measurements elsewhere (``distributed.DaskExecutor``): on each of ``machines``."""
+
+    machines: list[str]
+
+    def run(self, jobs: list[dict], config: dict) -> Iterator[tuple[dict, dict]]:
+        """Yield ``(job, result)`` as each measurement ends, in any order."""
+
+
 def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = False,
                   progress: Callable[[int, int, dict], None] | None = None,
-                  run_job: Callable[[dict, dict], dict] = run_job_subprocess) -> list[dict]:
-    """Run (or resume) the benchmark into ``out_dir``; return every row of this configuration.
+                  run_job: Callable[[dict, dict], dict] = run_job_subprocess,
+                  executor: Executor | None = None) -> tuple[list[dict], dict[str, str]]:
+    """Run (or resume) the benchmark into ``out_dir``; return this configuration's rows and skips.
 
     Rows of an earlier run with the same training configuration are kept and their measurements
-    skipped; an earlier run of another configuration is an error unless ``fresh``.
+    skipped; an earlier run of another configuration is an error unless ``fresh``. Measurements
+    run here one by one with ``run_job``, or on every machine of ``executor``.
     """
     out = Path(out_dir)
     try:
@@ -178,11 +192,14 @@ def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = Fa
     if rows and any(r.get("config") != training for r in rows):
         raise MLPError(f"{out / RESULTS} holds results of another configuration; "
                        "use another --out, or --fresh to set them aside")
+    machines = executor.machines if executor else [LOCAL]
+    jobs = [{**j, "machine": m} for j in plan.jobs for m in machines]
     done = {_key(r) for r in rows if r.get("status") == "ok"}
-    todo = [j for j in plan.jobs if _key(j) not in done]
+    todo = [j for j in jobs if _key(j) not in done]
+    results = (executor.run(todo, training) if executor
+               else ((job, run_job(job, training)) for job in todo))
     with open(out / RESULTS, "a") as f:
-        for i, job in enumerate(todo, 1):
-            result = run_job(job, training)
+        for i, (job, result) in enumerate(results, 1):
             row = {**job, **result, "config": training,
                    "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
             f.write(json.dumps(row, default=str) + "\n")
@@ -191,5 +208,7 @@ def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = Fa
             rows.append(row)
             if progress:
                 progress(i, len(todo), row)
-    wanted = {_key(j) for j in plan.jobs}
-    return [r for r in rows if _key(r) in wanted], plan.skipped
+    wanted = {_key(j) for j in jobs}
+    redone = {_key(r) for r in rows if r.get("status") == "ok"}  # failures since measured again
+    return [r for r in rows if _key(r) in wanted
+            and (r.get("status") == "ok" or _key(r) not in redone)], plan.skipped
