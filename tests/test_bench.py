@@ -144,3 +144,64 @@ def test_bench_cli_bad_batch_sizes(tmp_path, capsys):
     assert main(["bench", "--out", str(tmp_path), "--batch-sizes", "0,10"]) == 2
     err = capsys.readouterr().err
     assert "expected positive integers" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"activation": "swish"}, "unknown activation 'swish'"),
+    ({"lr": -1.0}, "learning_rate must be a finite number"),
+    ({"dataset": "cifar"}, "unknown dataset 'cifar'"),
+    ({"l2": -1.0}, "l2 must be a number >= 0"),
+    ({"dtype": "float16"}, "unknown dtype 'float16'"),
+])
+def test_bad_configuration_fails_before_any_worker(toy_cfg, tmp_path, change, message):
+    from dataclasses import replace
+
+    calls = []
+    with pytest.raises(MLPError, match=message):
+        run_benchmark(replace(toy_cfg, **change), tmp_path / "out",
+                      run_job=lambda job, cfg: calls.append(job) or fake_job(job, cfg))
+    assert not calls and not (tmp_path / "out").exists()
+    rows, _ = run_benchmark(toy_cfg, tmp_path / "out", run_job=fake_job)  # the corrected command
+    assert rows and all(r["status"] == "ok" for r in rows)
+
+
+def test_a_cut_last_line_does_not_swallow_the_next_row(toy_cfg, tmp_path):
+    out = tmp_path / "out"
+    rows, _ = run_benchmark(toy_cfg, out, run_job=fake_job)
+    text = (out / "results.jsonl").read_text().splitlines()
+    (out / "results.jsonl").write_text("\n".join(text[:-1]) + "\n" + text[-1][:20])  # cut short
+    rows, _ = run_benchmark(toy_cfg, out, run_job=fake_job)
+    assert len(rows) == len(text) and all(r["status"] == "ok" for r in rows)
+    assert len(load_rows(out)) == len(text)  # the cut line is skipped, the redone row is whole
+
+
+def test_unwritable_out_is_one_error_and_leaves_nothing(toy_cfg, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(MLPError, match="cannot create"):
+        run_benchmark(toy_cfg, tmp_path / "file" / "out", run_job=fake_job)
+
+
+def test_sigterm_writes_the_summary_and_stops_the_worker(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write_idx_dataset(tmp_path / "data", n_train=300, n_test=60)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlp_core", "bench", "--dataset", "mnist", "--data-dir",
+         str(tmp_path / "data"), "--impl", "numpy", "--batch-sizes", "50", "--epochs", "1",
+         "--repeat", "50", "--no-floor", "--out", str(tmp_path / "out")],
+        stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:  # wait for the first finished measurement
+        if line.startswith("[1/"):
+            break
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert (tmp_path / "out" / "summary.md").exists()
+    time.sleep(0.5)
+    workers = subprocess.run(["pgrep", "-f", "mlp_core.bench.worker.*" + str(tmp_path)],
+                             capture_output=True, text=True).stdout.split()
+    assert not workers

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 from pathlib import Path
 
@@ -70,7 +72,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     try:
-        with _executor(args) as executor:
+        with _executor(args) as executor, _sigterm_interrupts():
             rows, skipped = run_benchmark(cfg, out, fresh=args.fresh, progress=progress,
                                           executor=executor)
     except KeyboardInterrupt:
@@ -87,6 +89,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(markdown_table(summarize(rows)))
     print("wrote " + ", ".join(str(p) for p in [out / "results.jsonl", *written]), file=sys.stderr)
     return 0 if all(r.get("status") == "ok" for r in rows) else 1
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """SIGTERM ends the bench as Ctrl-C does: the running worker is killed (``subprocess.run``
+    kills its child when interrupted) and the summary of the finished measurements is written."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _executor(args: argparse.Namespace):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
 from ..errors import MLPError
+from ..fileio import check_writable
 from ..presets import DEFAULT_PRESET, get_preset
 from .impls import ImplSpec, floor_for, parse_impl
 
@@ -102,6 +103,9 @@ def make_plan(cfg: BenchConfig) -> Plan:
         if spec.spec not in [s.spec for s in specs]:
             specs.append(spec)
     skipped = {s.spec: f"{', '.join(s.missing())} not installed" for s in specs if s.missing()}
+    for s in specs:
+        if s.spec not in skipped and (why := _device_missing(s, cfg.device)):
+            skipped[s.spec] = why
     runnable = [s for s in specs if s.spec not in skipped]
     if cfg.floor:
         for lib in dict.fromkeys(s.library for s in runnable):
@@ -109,6 +113,24 @@ def make_plan(cfg: BenchConfig) -> Plan:
     jobs = [{"impl": s.spec, "batch_size": b, "repeat": r}
             for r in range(cfg.repeats) for b in cfg.batch_sizes for s in runnable]
     return Plan(jobs, skipped)
+
+
+def _device_missing(spec: ImplSpec, device: str | None) -> str | None:
+    """Why ``spec`` cannot run on its device here, for GPU runs only (probing a GPU backend means
+    importing its library here; a CPU backend whose library is installed always runs)."""
+    from .. import backends
+    from ..errors import BackendUnavailable
+    from ..selection import get_backend
+
+    name = spec.backend or "tensorflow"
+    entry = backends.entry(name)
+    if device != "gpu" and "cpu" in entry.devices:
+        return None
+    try:
+        get_backend(name, device, **spec.options)
+    except BackendUnavailable as exc:
+        return str(exc)
+    return None
 
 
 def load_rows(out_dir: Path) -> list[dict]:
@@ -168,6 +190,25 @@ class Executor(Protocol):
         """Yield ``(job, result)`` as each measurement ends, in any order."""
 
 
+def _append_row(path: Path, row: dict) -> None:
+    """Append one JSON line and fsync it. A line cut short by a crash is first ended, so that
+    it stays one unreadable line (skipped, and its measurement redone) instead of swallowing this
+    one. The file is only created with its first row."""
+    try:
+        with open(path, "ab") as f:
+            if f.tell() > 0:
+                with open(path, "rb") as r:
+                    r.seek(-1, os.SEEK_END)
+                    if r.read(1) != b"\n":
+                        f.write(b"\n")
+            f.write((json.dumps(row, default=str) + "\n").encode())
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        raise MLPError(f"cannot write {path}: {exc.strerror or exc}; the measurements "
+                       "finished before it are kept") from None
+
+
 def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = False,
                   progress: Callable[[int, int, dict], None] | None = None,
                   run_job: Callable[[dict, dict], dict] = run_job_subprocess,
@@ -178,12 +219,13 @@ def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = Fa
     skipped; an earlier run of another configuration is an error unless ``fresh``. Measurements
     run here one by one with ``run_job``, or on every machine of ``executor``.
     """
+    plan = make_plan(cfg)  # a bad configuration fails here, before anything is created
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise MLPError(f"cannot create {out}: {exc.strerror or exc}") from None
-    plan = make_plan(cfg)
+    check_writable(out / RESULTS)
     training = cfg.training()
     rows = load_rows(out)
     if rows and fresh:
@@ -198,16 +240,13 @@ def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = Fa
     todo = [j for j in jobs if _key(j) not in done]
     results = (executor.run(todo, training) if executor
                else ((job, run_job(job, training)) for job in todo))
-    with open(out / RESULTS, "a") as f:
-        for i, (job, result) in enumerate(results, 1):
-            row = {**job, **result, "config": training,
-                   "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-            f.write(json.dumps(row, default=str) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-            rows.append(row)
-            if progress:
-                progress(i, len(todo), row)
+    for i, (job, result) in enumerate(results, 1):
+        row = {**job, **result, "config": training,
+               "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        _append_row(out / RESULTS, row)
+        rows.append(row)
+        if progress:
+            progress(i, len(todo), row)
     wanted = {_key(j) for j in jobs}
     redone = {_key(r) for r in rows if r.get("status") == "ok"}  # failures since measured again
     return [r for r in rows if _key(r) in wanted
