@@ -114,9 +114,9 @@ def resolve_preset(args: argparse.Namespace) -> None:
             setattr(args, key, preset.optimizer_options.get(name))
     if args.l2 is None:  # the preset's rule follows the hidden layers actually asked for
         args.l2 = preset.l2(len(args.layers)) if layers_given else preset.l2()
-    if getattr(args, "batch_size", None) is None and hasattr(args, "batch_size"):
+    if getattr(args, "batch_size", None) is None:
         args.batch_size = preset.batch_size
-    if getattr(args, "eval_train", None) is None and hasattr(args, "eval_train"):
+    if getattr(args, "eval_train", None) is None:
         args.eval_train = preset.eval_train
 
 

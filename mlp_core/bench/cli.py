@@ -45,20 +45,17 @@ def add_bench_parser(sub) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from ..errors import MLPError
     from ..options import resolve_preset
     from .report import markdown_table, summarize, write_reports
     from .runner import BenchConfig, make_plan, progress_line, run_benchmark
 
-    args.batch_size = None  # the bench's batch sizes come from --batch-sizes
-    resolve_preset(args)
-    if args.momentum or args.decay or args.init_scale != 1.0 or args.reduction != "mean":
-        raise MLPError("bench trains what the Keras reference can match: no momentum, decay, "
-                       f"init scale or summed reduction (preset {args.preset} or the options set one)")
+    resolve_preset(args)  # (the preset's batch size is not used: --batch-sizes are)
     cfg = BenchConfig(
         dataset=args.dataset, data_dir=args.data_dir, scaler=args.scaler, layers=args.layers,
         activation=args.activation, output=args.output, loss=args.loss, init=args.init,
-        optimizer=args.optimizer, lr=args.lr, l1=args.l1, l2=args.l2, epochs=args.epochs,
+        init_scale=args.init_scale, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+        decay=args.decay, reduction=args.reduction, eval_train=args.eval_train,
+        l1=args.l1, l2=args.l2, epochs=args.epochs,
         seed=args.seed, dtype=args.dtype, threads=args.threads, device=args.device,
         warmup=not args.no_warmup, impls=[s for s in args.impl.split(",") if s.strip()],
         batch_sizes=args.batch_sizes, repeats=args.repeat, floor=not args.no_floor)

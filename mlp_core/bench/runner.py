@@ -38,8 +38,13 @@ class BenchConfig:
     output: str = "sigmoid"
     loss: str = "cce"
     init: str = "glorot"
+    init_scale: float = 1.0
     optimizer: str = "rmsprop"
     lr: float | None = None
+    momentum: float | None = None
+    decay: float | None = None
+    reduction: str = "mean"
+    eval_train: bool = False  # a full pass over the training set every epoch (seed-myann)
     l1: float = 0.0
     l2: float | list[float] = field(default_factory=lambda: get_preset(DEFAULT_PRESET).l2())
     epochs: int = 35
@@ -73,9 +78,12 @@ def validate_training(cfg: BenchConfig) -> None:
         raise MLPError(f"--data-dir {cfg.data_dir}: no such folder")
     if cfg.scaler != "none":
         make_scaler(cfg.scaler)
-    get_optimizer(cfg.optimizer, learning_rate=cfg.lr)
+    get_optimizer(cfg.optimizer, learning_rate=cfg.lr, momentum=cfg.momentum, decay=cfg.decay)
     model = MLP([784, *cfg.layers, 10], activation=cfg.activation, output=cfg.output,
-                loss=cfg.loss, init=cfg.init, seed=cfg.seed, dtype=cfg.dtype, backend="numpy")
+                loss=cfg.loss, init=cfg.init, init_scale=cfg.init_scale, seed=cfg.seed,
+                dtype=cfg.dtype, backend="numpy")
+    if cfg.reduction not in ("mean", "sum"):
+        raise MLPError(f"unknown reduction {cfg.reduction!r}; valid: mean, sum")
     per_layer(cfg.l1, "l1", len(model.layers) - 1)
     per_layer(cfg.l2, "l2", len(model.layers) - 1)
 
@@ -103,6 +111,8 @@ def make_plan(cfg: BenchConfig) -> Plan:
         if spec.spec not in [s.spec for s in specs]:
             specs.append(spec)
     skipped = {s.spec: f"{', '.join(s.missing())} not installed" for s in specs if s.missing()}
+    if (why := keras_mismatch(cfg)):
+        skipped.update({s.spec: why for s in specs if s.is_reference})
     for s in specs:
         if s.spec not in skipped and (why := _device_missing(s, cfg.device)):
             skipped[s.spec] = why
@@ -113,6 +123,18 @@ def make_plan(cfg: BenchConfig) -> Plan:
     jobs = [{"impl": s.spec, "batch_size": b, "repeat": r}
             for r in range(cfg.repeats) for b in cfg.batch_sizes for s in runnable]
     return Plan(jobs, skipped)
+
+
+def keras_mismatch(cfg: BenchConfig) -> str | None:
+    """Why the Keras reference cannot train this configuration, or None."""
+    unmatched = [name for name, value, plain in (
+        ("SGD momentum", cfg.momentum, None), ("learning-rate decay", cfg.decay, None),
+        ("an init scale", cfg.init_scale, 1.0), ("a summed reduction", cfg.reduction, "mean"),
+        ("a full training-set pass every epoch", cfg.eval_train, False),
+        (f"loss {cfg.loss}", cfg.loss in ("cce", "mse"), True)) if (value or plain) != plain]
+    if unmatched:
+        return f"the Keras reference cannot match {', '.join(unmatched)}"
+    return None
 
 
 def _device_missing(spec: ImplSpec, device: str | None) -> str | None:

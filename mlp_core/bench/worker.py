@@ -34,7 +34,8 @@ def _data(cfg: dict):
 def _initial_weights(cfg: dict, sizes: list[int], dtype: str) -> list[np.ndarray]:
     from mlp_core.initializers import init_params
 
-    return init_params(sizes, cfg["init"], 1.0, np.random.default_rng(cfg["seed"]), dtype)
+    return init_params(sizes, cfg["init"], cfg.get("init_scale", 1.0),
+                       np.random.default_rng(cfg["seed"]), dtype)
 
 
 WARMUP_STEPS = 200  # TF's runtime needs more than its first call to settle: warm up by steps
@@ -65,11 +66,16 @@ def run_ours(impl, cfg: dict, batch_size: int) -> dict:
     dtype = impl.dtype or cfg["dtype"]
     sizes = [ds.x_train.shape[1], *cfg["layers"], ds.n_classes]
     model = MLP(sizes, activation=cfg["activation"], output=cfg["output"], loss=cfg["loss"],
-                init=cfg["init"], seed=cfg["seed"], dtype=dtype, backend=be)
+                init=cfg["init"], init_scale=cfg.get("init_scale", 1.0), seed=cfg["seed"],
+                dtype=dtype, backend=be)
     initial = model.get_weights()
     fit_args = dict(batch_size=batch_size, l1=cfg["l1"], l2=cfg["l2"], verbose=False,
+                    reduction=cfg.get("reduction", "mean"),
+                    eval_train=cfg.get("eval_train", False),
                     propagate_input_delta="input-delta" in impl.modifiers,
-                    optimizer=get_optimizer(cfg["optimizer"], learning_rate=cfg.get("lr")))
+                    optimizer=get_optimizer(cfg["optimizer"], learning_rate=cfg.get("lr"),
+                                            momentum=cfg.get("momentum"),
+                                            decay=cfg.get("decay")))
     if cfg.get("warmup", True):  # traces compiled steps, warms caches and allocators
         model.fit(ds.x_train, ds.y_train, epochs=warmup_epochs(len(ds.x_train), batch_size),
                   **fit_args)
