@@ -32,6 +32,7 @@ from ..errors import BackendUnavailable, MLPError
 from .base import Backend
 
 MODES = ("eager", "compiled")
+_DEFAULT_THREADS: int | None = None  # torch's own thread count, before any backend set one
 
 
 class TorchBackend(Backend):
@@ -52,8 +53,11 @@ class TorchBackend(Backend):
         self.torch, self.mode = torch, mode
         #: the torch device every tensor is placed on
         self.torch_device = torch.device("cuda" if device == "gpu" else "cpu")
-        self._default_threads = torch.get_num_threads()
-        self.set_threads(threads)
+        global _DEFAULT_THREADS
+        if _DEFAULT_THREADS is None:
+            _DEFAULT_THREADS = torch.get_num_threads()
+        if threads is not None:
+            self.set_threads(threads)
         self._bodies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # compiled bodies
         self._compile_s = 0.0  # seconds spent compiling in the current epoch call
         if mode == "eager":  # decided once: in-place kernels replace the generic ones here
@@ -109,8 +113,8 @@ class TorchBackend(Backend):
 
         def run(*args):
             leaves, spec = torch.utils._pytree.tree_flatten(args)
-            key = (str(spec), tuple((tuple(x.shape), x.dtype) if isinstance(x, torch.Tensor)
-                                    else x for x in leaves))
+            key = (spec, tuple((x.shape, x.dtype) if isinstance(x, torch.Tensor) else x
+                               for x in leaves))  # about 20 us a batch
             if key in seen:
                 return compiled(*args)
             t = perf_counter()
@@ -129,7 +133,8 @@ class TorchBackend(Backend):
 
     # -- threads and description ------------------------------------------------------------
     def set_threads(self, n: int | None) -> None:
-        self.torch.set_num_threads(int(n) if n is not None else self._default_threads)
+        """torch's intra-op threads: process-wide, as in torch (None: the count torch started with)."""
+        self.torch.set_num_threads(int(n) if n is not None else _DEFAULT_THREADS)
 
     def describe(self) -> dict:
         torch = self.torch
