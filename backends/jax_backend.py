@@ -111,7 +111,8 @@ class JaxBackend(Backend):
         def full_batch(i, c):
             return body(c, lax.dynamic_slice_in_dim(perm, i * batch_size, batch_size), *args)
 
-        carry = lax.fori_loop(0, n_full, full_batch, carry)
+        if n_full:  # (a loop of none would still trace a batch larger than perm)
+            carry = lax.fori_loop(0, n_full, full_batch, carry)
         if rest:  # a static size too: traced once, after the loop
             carry = body(carry, perm[n - rest:], *args)
         return carry

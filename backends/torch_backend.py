@@ -21,7 +21,6 @@ and the training loop moves them from the batches' time into ``time_compile``.
 
 from __future__ import annotations
 
-import weakref
 from time import perf_counter
 from typing import Any, Callable
 
@@ -38,7 +37,8 @@ _DEFAULT_THREADS: int | None = None  # torch's own thread count, before any back
 class TorchBackend(Backend):
     name = "torch"
 
-    def __init__(self, device: str = "cpu", mode: str = "eager", threads: int | None = None) -> None:
+    def __init__(self, device: str = "cpu", mode: str = "eager",
+                 threads: int | None = None) -> None:
         if mode not in MODES:
             raise MLPError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
         import torch
@@ -58,7 +58,7 @@ class TorchBackend(Backend):
             _DEFAULT_THREADS = torch.get_num_threads()
         if threads is not None:
             self.set_threads(threads)
-        self._bodies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # compiled bodies
+        self._bodies: dict[Callable, Callable] = {}  # batch function -> its compiled version
         self._compile_s = 0.0  # seconds spent compiling in the current epoch call
         if mode == "eager":  # decided once: in-place kernels replace the generic ones here
             self.sigmoid_backward = self._inplace_sigmoid_backward
@@ -106,9 +106,15 @@ class TorchBackend(Backend):
         return super().epoch_loop(body, carry, perm, batch_size, *args)
 
     def _compiled(self, body: Callable) -> Callable:
-        """``body`` through ``torch.compile``; calls that meet a new shape are timed as compiling."""
+        """``body`` through ``torch.compile``; calls meeting a new shape are timed as compiling."""
         torch = self.torch
         compiled = torch.compile(body, dynamic=False)
+        from torch._dynamo import config
+
+        # Dynamo keeps at most recompile_limit (8) graphs per code object, then runs it eagerly:
+        # every model configuration and batch shape is a graph of the one train_batch here
+        limit = {"recompile_limit" if hasattr(config, "recompile_limit")
+                 else "cache_size_limit": 1024}  # (its name before torch 2.6)
         seen: set = set()
 
         def run(*args):
@@ -118,7 +124,8 @@ class TorchBackend(Backend):
             if key in seen:
                 return compiled(*args)
             t = perf_counter()
-            out = compiled(*args)
+            with config.patch(**limit):
+                out = compiled(*args)
             self.synchronize()
             self._compile_s += perf_counter() - t
             seen.add(key)
@@ -133,7 +140,7 @@ class TorchBackend(Backend):
 
     # -- threads and description ------------------------------------------------------------
     def set_threads(self, n: int | None) -> None:
-        """torch's intra-op threads: process-wide, as in torch (None: the count torch started with)."""
+        """torch's intra-op threads, process-wide (None: the count torch started with)."""
         self.torch.set_num_threads(int(n) if n is not None else _DEFAULT_THREADS)
 
     def describe(self) -> dict:

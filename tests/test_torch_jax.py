@@ -39,19 +39,20 @@ def test_modes_agree_and_compile_time_is_apart(name, eager, compiled, tiny_data)
     assert again.history["time_compile"] == [0.0]  # same shapes: compiled once, reused
 
 
+@pytest.mark.parametrize("n,batch_size", [(23, 5), (20, 5), (3, 5)])
 @pytest.mark.parametrize("name", ["torch", "jax"])
-def test_epoch_loop_visits_every_batch_in_order(name):
-    """The backend's batch loop (JAX: a compiled loop, then the last batch) matches the plain one."""
+def test_epoch_loop_visits_every_batch_in_order(name, n, batch_size):
+    """The backend's batch loop (JAX: a compiled loop, then the last batch) is the plain one."""
     be = make_backend(name, {})
-    perm = np.random.default_rng(0).permutation(23)
+    perm = np.random.default_rng(0).permutation(n)
 
     def body(carry, idx, scale):  # order-sensitive: a different batch order gives another value
         return carry * 3.0 + scale * be.xp.sum(be.xp.astype(idx, carry.dtype))
 
     want = 0.0
-    for start in range(0, 23, 5):
-        want = want * 3.0 + 2.0 * perm[start:start + 5].sum()
-    run = be.compile(lambda c, p: be.epoch_loop(body, c, p, 5, 2.0))
+    for start in range(0, n, batch_size):
+        want = want * 3.0 + 2.0 * perm[start:start + batch_size].sum()
+    run = be.compile(lambda c, p: be.epoch_loop(body, c, p, batch_size, 2.0))
     got = run(be.asarray(0.0, "float32"), be.asarray(perm, "int64"))
     assert float(be.to_numpy(got)) == pytest.approx(want, rel=1e-6)
 
