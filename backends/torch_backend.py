@@ -8,8 +8,8 @@ epoch runs under ``torch.no_grad()``.
 about 10% faster per epoch than the generic kernels here, within this machine's noise).
 ``mode="compiled"`` compiles the per-batch function (``train_batch``, through ``epoch_loop``) with
 ``torch.compile`` (Inductor) and keeps the Python loop over batches; its kernels are the pure
-generic ones, which Inductor fuses. Each batch shape (the full batches, a smaller last one) is compiled
-once, with static shapes (``dynamic=False``).
+generic ones, which Inductor fuses. Each batch shape (the full batches, a smaller last one) is
+compiled once, with static shapes (``dynamic=False``).
 
 Why per batch, not the whole epoch: Dynamo unrolls the epoch's batch loop into one graph. Measured
 on the seed network 784-70-30-10, RMSprop, L2, batch 500, the 10,000-row MNIST test split (20
