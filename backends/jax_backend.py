@@ -4,8 +4,10 @@
 full batches as one ``lax.fori_loop`` whose body takes each batch's rows of the permutation with
 ``lax.dynamic_slice`` (XLA needs static shapes, so no ``perm[start:stop]`` with traced bounds), then
 the last, smaller batch (its size is static too) after it. One compile per dataset size and batch
-size; the epoch then runs without returning to Python. ``mode="eager"`` runs op by op (the
-default Python loop), for debugging.
+size; the epoch then runs without returning to Python. It pays: on the seed network 784-70-30-10,
+batch 500, the 10,000-row MNIST test split, 2 CPU cores, the compiled epoch takes 0.024 s against
+0.030 to 0.040 s for a jitted batch function called from a Python loop, and compiles in 0.45 s.
+``mode="eager"`` runs op by op (the default Python loop), for debugging.
 
 JAX arrays are immutable: the backend keeps the pure generic kernels, and ``copy`` returns its
 argument. Compile time is reported apart: the first call with new argument shapes lowers and
