@@ -62,6 +62,16 @@ REGISTRY: dict[str, BackendEntry] = {
                      ("compiled", "eager")),
         BackendEntry("cupy", "mlp_core.backends.cupy_backend", "CupyBackend",
                      ("cupy",), 'pip install "mlp-core[cupy]"', ("gpu",)),
+        BackendEntry("torch", "mlp_core.backends.torch_backend", "TorchBackend",
+                     ("torch",), 'pip install "mlp-core[torch]"', ("cpu", "gpu"),
+                     (Variant("torch", {"mode": "eager"}),
+                      Variant("torch-compiled", {"mode": "compiled"})),
+                     ("eager", "compiled")),
+        BackendEntry("jax", "mlp_core.backends.jax_backend", "JaxBackend",
+                     ("jax",), 'pip install "mlp-core[jax]"', ("cpu", "gpu"),
+                     (Variant("jax", {"mode": "compiled"}),
+                      Variant("jax-eager", {"mode": "eager"}, tested=False)),
+                     ("compiled", "eager")),
     ]
 }
 

@@ -90,6 +90,19 @@ class Backend:
         """min of two batch offsets (Python ints here, tensors inside a traced loop)."""
         return min(a, b)
 
+    def epoch_loop(self, body: Callable, carry: Any, perm: Any, batch_size: int, *args: Any) -> Any:
+        """``carry = body(carry, idx, *args)`` for each batch ``idx`` of ``perm`` (rows
+        ``perm[start:start + batch_size]``, the last batch smaller if need be); returns ``carry``.
+
+        A Python loop over ``batch_starts`` here (a graph loop where they are a tensor range); a
+        backend whose compiler needs static shapes overrides it (JAX: a compiled loop over the
+        full batches, then the last one).
+        """
+        n = perm.shape[0]
+        for start in self.batch_starts(n, batch_size):
+            carry = body(carry, perm[start:self.minimum(start + batch_size, n)], *args)
+        return carry
+
     def gather_rows(self, x: Any, idx: Any) -> Any:
         """Rows ``idx`` of ``x``. The result may be a buffer that the next gather from the same
         array overwrites: the train loop uses each batch before it gathers the next."""

@@ -17,7 +17,9 @@ class History:
     ``accuracy`` (tracked from the training batches, as Keras does), ``val_loss`` /
     ``val_accuracy`` and ``train_loss_full`` / ``train_accuracy_full`` on epochs with a full-set
     evaluation pass (None on the others), ``mean_abs_w`` (one value per layer), and the phase times
-    in seconds ``time_shuffle``, ``time_batches``, ``time_eval``, ``time_epoch``.
+    in seconds ``time_shuffle``, ``time_batches``, ``time_eval``, ``time_epoch``, and
+    ``time_compile``: what a compiling backend (JAX, torch compiled) spent compiling in the epoch,
+    kept out of the batches' and the epoch's times.
     """
 
     history: dict[str, list] = field(default_factory=dict)

@@ -53,14 +53,11 @@ def make_train_step(be: Backend, net: Network, opt: Optimizer) -> Callable:
 
 
 def make_train_batch(be: Backend, step: Callable) -> Callable:
-    """One batch of an epoch: gather rows ``perm[start:stop]``, step, add up the metrics.
+    """One batch of an epoch: ``train_batch(state, idx, x_all, y_all) -> state``, with ``state``
+    ``(params, opt_state, totals)``: gather rows ``idx``, step, add up the metrics."""
 
-    The slice happens inside, with the bounds as arguments, so the last, smaller batch needs no
-    separate trace.
-    """
-
-    def train_batch(params, opt_state, totals, x_all, y_all, perm, start, stop):
-        idx = perm[start:stop]
+    def train_batch(state, idx, x_all, y_all):
+        params, opt_state, totals = state
         params, opt_state, metrics = step(params, opt_state, be.gather_rows(x_all, idx),
                                           be.gather_rows(y_all, idx))
         return params, opt_state, tuple(t + m for t, m in zip(totals, metrics))
@@ -71,17 +68,15 @@ def make_train_batch(be: Backend, step: Callable) -> Callable:
 def make_train_epoch(be: Backend, step: Callable, batch_size: int) -> Callable:
     """``train_epoch(params, opt_state, totals, x_all, y_all, perm) -> (params, opt_state, totals)``.
 
-    Every batch of ``perm`` in order, the last one smaller if need be. The loop runs over
-    ``be.batch_starts``, a Python range by default and a tensor range where the backend traces it.
+    Every batch of ``perm`` in order, the last one smaller if need be, through ``be.epoch_loop``:
+    a Python loop over ``be.batch_starts`` by default (a graph loop where the backend traces it),
+    a compiled loop in JAX.
     """
     train_batch = make_train_batch(be, step)
 
     def train_epoch(params, opt_state, totals, x_all, y_all, perm):
-        n = perm.shape[0]
-        for start in be.batch_starts(n, batch_size):
-            params, opt_state, totals = train_batch(params, opt_state, totals, x_all, y_all, perm,
-                                                    start, be.minimum(start + batch_size, n))
-        return params, opt_state, totals
+        return be.epoch_loop(train_batch, (params, opt_state, totals), perm, batch_size,
+                             x_all, y_all)
 
     return train_epoch
 
@@ -131,6 +126,8 @@ def run_epochs(be: Backend, net: Network, epoch_fn: Callable, params: list, opt_
 
     ``evals`` lists ``(loss_key, accuracy_key, x, y)`` for the full-set passes, which run every
     ``eval_every`` epochs and after the last (0: never) and are timed apart from the batches.
+    Seconds the backend spent compiling (``epoch_fn.last_compile_s``, where it says) are recorded
+    as ``time_compile``, apart from the batches' and the epoch's time.
     A non-finite loss or weight stops training with a :class:`TrainingDiverged` warning: the state
     from the end of the last good epoch is returned and ``history.stop_reason`` says why.
     """
@@ -145,6 +142,8 @@ def run_epochs(be: Backend, net: Network, epoch_fn: Callable, params: list, opt_
         params, opt_state, totals = epoch_fn(params, opt_state, totals, x_dev, y_dev, perm)
         be.synchronize()
         t2 = perf_counter()
+        # a backend that compiles on first use says how long it took: timed apart from the batches
+        compile_s = getattr(epoch_fn, "last_compile_s", 0.0)
         loss_sum, penalty_sum, correct = (float(be.to_numpy(t)) for t in totals)
         bad = _divergence(be, params, (loss_sum + penalty_sum) / n)
         if bad:
@@ -163,8 +162,9 @@ def run_epochs(be: Backend, net: Network, epoch_fn: Callable, params: list, opt_
                 rec[loss_key], rec[accuracy_key] = r["loss"], r["accuracy"]
         be.synchronize()
         t3 = perf_counter()
-        rec.update(time_shuffle=t1 - t0, time_batches=t2 - t1, time_eval=t3 - t2,
-                   time_epoch=t3 - t0, mean_abs_w=_mean_abs_weights(be, params))
+        rec.update(time_shuffle=t1 - t0, time_compile=compile_s, time_batches=t2 - t1 - compile_s,
+                   time_eval=t3 - t2, time_epoch=t3 - t0 - compile_s,
+                   mean_abs_w=_mean_abs_weights(be, params))
         history.append(rec)
         progress.update(epoch, rec)
     return params, opt_state

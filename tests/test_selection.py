@@ -39,7 +39,7 @@ def test_env_is_read_when_needed_not_at_import(monkeypatch):
 
 
 def test_unknown_backend_lists_valid_names():
-    with pytest.raises(MLPError, match="valid: array-api-strict, cupy, numpy, tensorflow"):
+    with pytest.raises(MLPError, match="valid: array-api-strict, cupy, jax, numpy, tensorflow, torch"):
         get_backend("torchy")
 
 

@@ -3,9 +3,15 @@
 Per batch, the products that any implementation of the network must do: one forward product per
 layer, one weight-gradient product per layer, one delta product per layer but the first (no delta
 into the input layer). The products go through the backend's own ``matmul`` kernel (into reused
-buffers where the backend writes into ``out``) inside the backend's own ``compile``, so a traced
-backend runs them as one graph loop, as it runs training. Each product feeds one element into a
-running total, so that no compiler can prune it; that costs one scalar read per product.
+buffers where the backend writes into ``out``) inside the backend's own ``compile`` and batch loop
+(``epoch_loop``), so a traced backend runs them as one graph loop, as it runs training.
+
+The products chain as in training: each layer's output feeds the next product, the deltas flow
+back, and each weight gradient becomes the next batch's weight. So every product is needed for
+the result and no batch repeats the last one: no compiler can prune a product or hoist the
+batches' products out of the loop (XLA would hoist products of the same arrays in every batch).
+The values start in [1, 2) and grow until they overflow (inf, then NaN), which costs nothing; they
+never shrink into the subnormal numbers that would slow a CPU down.
 """
 
 from __future__ import annotations
@@ -43,40 +49,46 @@ def measure_floor(be: Backend, sizes: list[int], n: int, batch_size: int, dtype:
     rng = np.random.default_rng(0)
 
     def arr(*shape):
-        return be.asarray(rng.random(shape), dtype)
+        return be.asarray(1.0 + rng.random(shape), dtype)
 
-    w = [arr(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+    def activations(b):  # a batch's layer outputs, the input first; the deltas reuse them
+        return [arr(b, s) for s in sizes]
 
-    def buffers(b):  # a batch's layer outputs (input first), product outputs, weight gradients
-        return ([arr(b, s) for s in sizes], [arr(b, s) for s in sizes[1:]],
-                [arr(a, c) for a, c in zip(sizes[:-1], sizes[1:])])
+    layers = range(len(sizes) - 1)
 
-    def products(bufs, total):
-        acts, outs, grads = bufs
-        for i, wi in enumerate(w):  # forward
-            total = total + be.matmul(acts[i], wi, out=outs[i])[0, 0]
-        for i in reversed(range(len(w))):  # backward: weight gradient, then delta
-            total = total + be.matmul(acts[i], acts[i + 1], transpose_a=True, out=grads[i])[0, 0]
+    def products(w, spare, acts):
+        """One batch: forward, then backward; returns the next batch's weights and buffers."""
+        w, spare, acts = list(w), list(spare), list(acts)
+        for i in layers:  # forward
+            acts[i + 1] = be.matmul(acts[i], w[i], out=acts[i + 1])
+        for i in reversed(layers):  # backward: weight gradient, then delta (into the activation)
+            grad = be.matmul(acts[i], acts[i + 1], transpose_a=True, out=spare[i])
             if i > 0:
-                total = total + be.matmul(acts[i + 1], w[i], transpose_b=True,
-                                          out=outs[i - 1])[0, 0]
-        return total
+                acts[i] = be.matmul(acts[i + 1], w[i], transpose_b=True, out=acts[i])
+            w[i], spare[i] = grad, w[i]  # the gradient is the next batch's weight
+        return w, spare, acts
+
+    def batch(carry, _rows):
+        return products(*carry)
+
+    def epoch(w, spare, full, last, rows):
+        w, spare, full = be.epoch_loop(batch, (w, spare, full), rows, batch_size)
+        if last is not None:
+            w, spare, last = products(w, spare, last)
+        return w, spare, full, last
 
     n_full, rest = divmod(n, batch_size)
-    full, last = buffers(batch_size), buffers(rest) if rest else None
-
-    def epoch(total):
-        for _ in be.batch_starts(n_full * batch_size, batch_size):
-            total = products(full, total)
-        if last is not None:
-            total = products(last, total)
-        return total
-
+    state = ([arr(a, c) for a, c in zip(sizes[:-1], sizes[1:])],  # weights
+             [arr(a, c) for a, c in zip(sizes[:-1], sizes[1:])],  # weight-gradient buffers
+             activations(batch_size), activations(rest) if rest else None)
+    rows = be.asarray(np.arange(n_full * batch_size), "int64")  # the products ignore which rows
     compiled = be.compile(epoch)
 
     def run_epoch():
-        total = compiled(be.asarray(0.0, dtype))
+        nonlocal state
+        with np.errstate(all="ignore"):  # NumPy's warnings about the overflowing values
+            state = compiled(*state, rows)
         be.synchronize()
-        be.to_numpy(total)  # waits for the result where the backend runs asynchronously
+        be.to_numpy(state[0][0])  # waits for the result where the backend runs asynchronously
 
     return _median_epoch(run_epoch, repeats)
