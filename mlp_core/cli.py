@@ -78,7 +78,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.save:
         model.save(args.save)
     phases = history.phase_totals()
-    print(f"train time {history.train_time:.2f} s (shuffle {phases.get('shuffle', 0):.2f}, "
+    compiling = f"compile {phases['compile']:.2f}, " if phases.get("compile") else ""
+    print(f"train time {history.train_time:.2f} s ({compiling}shuffle {phases.get('shuffle', 0):.2f}, "
           f"batches {phases.get('batches', 0):.2f}, eval {phases.get('eval', 0):.2f}) "
           f"over {history.epochs} epochs")
     print(f"test accuracy {result['accuracy']:.4f}  test loss {result['loss']:.4f}")

@@ -18,8 +18,9 @@ class History:
     ``val_accuracy`` and ``train_loss_full`` / ``train_accuracy_full`` on epochs with a full-set
     evaluation pass (None on the others), ``mean_abs_w`` (one value per layer), and the phase times
     in seconds ``time_shuffle``, ``time_batches``, ``time_eval``, ``time_epoch``, and
-    ``time_compile``: what a compiling backend (JAX, torch compiled) spent compiling in the epoch,
-    kept out of the batches' and the epoch's times.
+    ``time_compile``: what a compiling backend (TensorFlow compiled: tracing; JAX, torch compiled)
+    spent compiling in the epoch. It is part of ``time_epoch`` (so the train time of a cold run
+    includes it, as a cold Keras ``fit`` does) and kept out of ``time_batches``.
     """
 
     history: dict[str, list] = field(default_factory=dict)
@@ -37,7 +38,7 @@ class History:
 
     @property
     def train_time(self) -> float:
-        """Seconds spent in the epochs, all phases (shuffle, batches, evaluation)."""
+        """Seconds spent in the epochs, all phases (compile, shuffle, batches, evaluation)."""
         return float(sum(self.history.get("time_epoch", [])))
 
     def phase_totals(self) -> dict[str, float]:

@@ -127,7 +127,7 @@ def run_epochs(be: Backend, net: Network, epoch_fn: Callable, params: list, opt_
     ``evals`` lists ``(loss_key, accuracy_key, x, y)`` for the full-set passes, which run every
     ``eval_every`` epochs and after the last (0: never) and are timed apart from the batches.
     Seconds the backend spent compiling (``epoch_fn.last_compile_s``, where it says) are recorded
-    as ``time_compile``, apart from the batches' and the epoch's time.
+    as ``time_compile``: part of the epoch's time (``time_epoch``), apart from ``time_batches``.
     A non-finite loss or weight stops training with a :class:`TrainingDiverged` warning: the state
     from the end of the last good epoch is returned and ``history.stop_reason`` says why.
     """
@@ -162,9 +162,9 @@ def run_epochs(be: Backend, net: Network, epoch_fn: Callable, params: list, opt_
                 rec[loss_key], rec[accuracy_key] = r["loss"], r["accuracy"]
         be.synchronize()
         t3 = perf_counter()
+        # the epoch's time includes compiling, as a cold Keras fit's does; the batches' excludes it
         rec.update(time_shuffle=t1 - t0, time_compile=compile_s, time_batches=t2 - t1 - compile_s,
-                   time_eval=t3 - t2, time_epoch=t3 - t0 - compile_s,
-                   mean_abs_w=_mean_abs_weights(be, params))
+                   time_eval=t3 - t2, time_epoch=t3 - t0, mean_abs_w=_mean_abs_weights(be, params))
         history.append(rec)
         progress.update(epoch, rec)
     return params, opt_state

@@ -23,7 +23,8 @@ def fit_tiny(be, data, epochs=2):
 
 
 @pytest.mark.parametrize("name,eager,compiled", [("torch", "eager", "compiled"),
-                                                 ("jax", "eager", "compiled")])
+                                                 ("jax", "eager", "compiled"),
+                                                 ("tensorflow", "eager", "compiled")])
 def test_modes_agree_and_compile_time_is_apart(name, eager, compiled, tiny_data):
     ref_model, ref = fit_tiny(make_backend(name, {"mode": eager}), tiny_data)
     model, hist = fit_tiny(make_backend(name, {"mode": compiled}), tiny_data)
@@ -34,6 +35,7 @@ def test_modes_agree_and_compile_time_is_apart(name, eager, compiled, tiny_data)
     assert hist.history["time_compile"][0] > 0 and hist.history["time_compile"][1] == 0
     assert all(t > 0 for t in hist.history["time_batches"])
     assert ref.history["time_compile"] == [0.0, 0.0]
+    assert hist.history["time_epoch"][0] >= hist.history["time_compile"][0]  # included
     again = model.fit(*tiny_data, epochs=1, batch_size=10, optimizer="adam", l2=0.01,
                       verbose=False)
     assert again.history["time_compile"] == [0.0]  # same shapes: compiled once, reused
