@@ -92,12 +92,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     import platform
 
-    from . import backends
+    from . import __version__, backends
+    from .bench.machine import blas_info, cpu_flags, cpu_model
 
-    from . import __version__
-
+    blas = blas_info()
     print(f"mlp-core {__version__}, Python {platform.python_version()}, {platform.machine()}, "
-          f"CPU: {cpu_model()}")
+          f"CPU: {cpu_model()} ({', '.join(cpu_flags()) or 'no AVX'}); NumPy's BLAS: "
+          f"{blas.get('library')} {blas.get('version')} with its {blas.get('architecture')} "
+          f"kernel" + (f", pinned by {blas['pins']}" if blas["pins"] else ""))
     for name, entry in backends.REGISTRY.items():
         missing = backends.missing_libraries(name)
         if missing:
@@ -112,19 +114,6 @@ def cmd_info(args: argparse.Namespace) -> int:
             extras = ", ".join(f"{k}={v}" for k, v in details.items() if k not in ("backend", "device"))
             print(f"- {name} [{device}]: available; {extras}")
     return 0
-
-
-def cpu_model() -> str:
-    import platform
-
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -205,3 +205,24 @@ def test_sigterm_writes_the_summary_and_stops_the_worker(tmp_path):
     workers = subprocess.run(["pgrep", "-f", "mlp_core.bench.worker.*" + str(tmp_path)],
                              capture_output=True, text=True).stdout.split()
     assert not workers
+
+
+def test_rows_describe_their_machine_and_native_blas_unsets_the_pin(tmp_path, monkeypatch):
+    from mlp_core.bench.report import environment_line
+    from mlp_core.bench.runner import run_job_subprocess
+
+    write_idx_dataset(tmp_path / "data", n_train=120, n_test=30)
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    cfg = BenchConfig(dataset="mnist", data_dir=str(tmp_path / "data"), epochs=1, repeats=1,
+                      impls=["numpy"], batch_sizes=[60])
+    job = {"impl": "floor-numpy", "batch_size": 60, "repeat": 0}
+    pinned = run_job_subprocess(job, cfg.training())
+    native = run_job_subprocess(job, {**cfg.training(), "native_blas": True})
+    for row in (pinned, native):
+        assert row["status"] == "ok", row.get("error")
+        assert row["blas"]["architecture"] and row["cpu_flags"] is not None
+        assert row["load_before"] >= 0 and row["sgemm_peak_gflops"] > 0 and row["gflops"] > 0
+    assert pinned["blas"]["pins"] == {"OPENBLAS_CORETYPE": "Haswell"}
+    assert native["blas"]["pins"] == {}
+    line = environment_line([{**pinned, **job, "config": cfg.training()}])
+    assert "pinned by OPENBLAS_CORETYPE=Haswell" in line and "sgemm peak" in line

@@ -30,6 +30,9 @@ def add_bench_parser(sub) -> None:
     g.add_argument("--threads", type=positive_int, help="compute threads for every implementation")
     g.add_argument("--device", help="cpu or gpu")
     g.add_argument("--no-floor", action="store_true", help="skip the matrix-product floor")
+    g.add_argument("--native-blas", action="store_true",
+                   help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE in the measurements, so "
+                   "OpenBLAS picks its kernel for this CPU (recorded in every row)")
     g.add_argument("--no-warmup", action="store_true", help="time the first epoch cold")
     g.add_argument("--out", default="results", help="output folder (default: %(default)s)")
     g.add_argument("--fresh", action="store_true", help="set earlier results in --out aside")
@@ -57,11 +60,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         decay=args.decay, reduction=args.reduction, eval_train=args.eval_train,
         l1=args.l1, l2=args.l2, epochs=args.epochs,
         seed=args.seed, dtype=args.dtype, threads=args.threads, device=args.device,
+        native_blas=args.native_blas,
         warmup=not args.no_warmup, impls=[s for s in args.impl.split(",") if s.strip()],
         batch_sizes=args.batch_sizes, repeats=args.repeat, floor=not args.no_floor)
     plan = make_plan(cfg)
     for impl, why in plan.skipped.items():
         print(f"mlp-core bench: skipping {impl}: {why}", file=sys.stderr)
+    if not args.scheduler:
+        from .machine import warnings_for_this_machine
+
+        for warning in warnings_for_this_machine(args.native_blas):
+            print(f"mlp-core bench: warning: {warning}", file=sys.stderr)
     bar = _progress_bar()
 
     def progress(i, total, row):

@@ -92,3 +92,20 @@ def measure_floor(be: Backend, sizes: list[int], n: int, batch_size: int, dtype:
         be.to_numpy(state[0][0])  # waits for the result where the backend runs asynchronously
 
     return _median_epoch(run_epoch, repeats)
+
+
+def sgemm_peak_gflops(size: int = 2048, repeats: int = 3) -> float:
+    """This machine's float32 matrix-product rate with NumPy's BLAS: the best of a few large
+    square products (the yardstick the floors and implementations are compared with)."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.random((size, size), dtype=np.float32) for _ in range(2))
+    out = np.empty_like(a)
+    np.matmul(a, b, out=out)  # warm-up
+    best = min(_timed(lambda: np.matmul(a, b, out=out)) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t = perf_counter()
+    fn()
+    return perf_counter() - t

@@ -11,8 +11,11 @@ from ..fileio import atomic_write_bytes, atomic_write_text
 from .runner import LOCAL
 
 COLUMNS = ["machine", "impl", "batch_size", "runs", "median_s", "min_s", "max_s", "spread_pct",
-           "per_epoch_s", "vs_keras", "vs_floor", "test_accuracy", "peak_rss_mb", "rss_vs_keras",
-           "threads"]
+           "per_epoch_s", "vs_keras", "vs_floor", "gflops", "pct_peak", "test_accuracy",
+           "peak_rss_mb", "rss_vs_keras", "threads"]
+HEADINGS = ["machine", "implementation", "batch", "runs", "median s", "min s", "max s", "spread",
+            "s/epoch", "vs Keras", "vs floor", "GFLOP/s", "% sgemm peak", "test acc",
+            "peak RSS MB", "RSS vs Keras", "threads"]
 
 
 def summarize(rows: list[dict]) -> list[dict]:
@@ -31,6 +34,10 @@ def summarize(rows: list[dict]) -> list[dict]:
 
     med = {k: median("fit_time", g) for k, g in cells.items()}
     rss = {k: median("peak_rss_mb", g) for k, g in cells.items()}
+    peaks: dict[str, list[float]] = {}  # the machine's sgemm peak, measured with the floors
+    for (mach, _, _), group in cells.items():
+        peaks.setdefault(mach, []).extend(g["sgemm_peak_gflops"] for g in group
+                                          if g.get("sgemm_peak_gflops"))
     out = []
     for (mach, impl, bs), group in sorted(cells.items(),
                                           key=lambda kv: (kv[0][0], kv[0][2], _order(kv[0][1]))):
@@ -38,6 +45,8 @@ def summarize(rows: list[dict]) -> list[dict]:
         library = group[0].get("library")
         keras, floor = med.get((mach, "keras", bs)), med.get((mach, f"floor-{library}", bs))
         m = med[(mach, impl, bs)]
+        gflops = median("gflops", group)
+        peak = statistics.median(peaks[mach]) if peaks.get(mach) else None
         out.append({
             "machine": mach, "impl": impl, "batch_size": bs, "runs": len(group), "median_s": m,
             "min_s": min(times), "max_s": max(times),
@@ -45,6 +54,7 @@ def summarize(rows: list[dict]) -> list[dict]:
             "per_epoch_s": median("time_per_epoch", group),
             "vs_keras": m / keras if keras and impl != "keras" else None,
             "vs_floor": m / floor if floor and not impl.startswith("floor-") else None,
+            "gflops": gflops, "pct_peak": 100 * gflops / peak if gflops and peak else None,
             "test_accuracy": median("test_accuracy", group),
             "peak_rss_mb": None if impl.startswith("floor-") else rss[(mach, impl, bs)],
             "rss_vs_keras": (rss[(mach, impl, bs)] / rss[(mach, "keras", bs)]
@@ -64,8 +74,10 @@ def _fmt(value, key: str) -> str:
         return ""
     if key in ("vs_keras", "vs_floor", "rss_vs_keras"):
         return f"{value:.2f}x"
-    if key == "spread_pct":
+    if key in ("spread_pct", "pct_peak"):
         return f"{value:.0f}%"
+    if key == "gflops":
+        return f"{value:.0f}"
     if key == "test_accuracy":
         return f"{value:.4f}"
     if key == "peak_rss_mb":
@@ -82,9 +94,7 @@ def _show_machine(items: list[dict]) -> bool:
 
 def markdown_table(summary: list[dict]) -> str:
     """The summary as a Markdown table; with a machine column unless every row is local."""
-    head = ["machine", "implementation", "batch", "runs", "median s", "min s", "max s", "spread",
-            "s/epoch", "vs Keras", "vs floor", "test acc", "peak RSS MB", "RSS vs Keras", "threads"]
-    columns = COLUMNS
+    head, columns = HEADINGS, COLUMNS
     if not _show_machine(summary):
         head, columns = head[1:], COLUMNS[1:]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
@@ -93,8 +103,33 @@ def markdown_table(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def machine_description(group: list[dict]) -> str:
+    """One machine's CPU, BLAS kernel (and pin), load before the runs, and library versions."""
+    first = group[0]
+    versions: dict = {}
+    for r in group:
+        versions.update(r.get("versions", {}))
+    blas = first.get("blas") or {}
+    pins = blas.get("pins") or {}
+    loads = [r["load_before"] for r in group if r.get("load_before") is not None]
+    peaks = [r["sgemm_peak_gflops"] for r in group if r.get("sgemm_peak_gflops")]
+    text = (f"CPU: {first.get('cpu')} ({first.get('cpu_count')} cores"
+            + (f"; {', '.join(first['cpu_flags'])}" if first.get("cpu_flags") else "") + ")")
+    if blas.get("library"):
+        text += (f"; BLAS: {blas['library']} {blas.get('version')}, {blas.get('architecture')} "
+                 f"kernel, {blas.get('threads')} threads, "
+                 + (f"pinned by {', '.join(f'{k}={v}' for k, v in pins.items())}" if pins
+                    else "no kernel pin" + (" (--native-blas)"
+                                            if first["config"].get("native_blas") else "")))
+    if peaks:
+        text += f"; sgemm peak {statistics.median(peaks):.0f} GFLOP/s"
+    if loads:
+        text += f"; load average before the runs {min(loads):.2f}-{max(loads):.2f}"
+    return text + "; " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
+
+
 def environment_line(rows: list[dict]) -> str:
-    """The machines (CPU, library versions; by name when not all local) and the configuration."""
+    """The machines (by name when not all local) and the configuration."""
     ok = [r for r in rows if r.get("status") == "ok"]
     if not ok:
         return ""
@@ -102,14 +137,8 @@ def environment_line(rows: list[dict]) -> str:
     for r in ok:
         machines.setdefault(r.get("machine", LOCAL), []).append(r)
     named = _show_machine(ok)
-    parts = []
-    for name, group in sorted(machines.items()):
-        versions: dict = {}
-        for r in group:
-            versions.update(r.get("versions", {}))
-        parts.append((f"{name}: " if named else "")
-                     + f"CPU: {group[0].get('cpu')} ({group[0].get('cpu_count')} cores); "
-                     + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
+    parts = [(f"{name}: " if named else "") + machine_description(group)
+             for name, group in sorted(machines.items())]
     cfg = ok[0]["config"]
     return (". ".join(parts)
             + f". Dataset {cfg['dataset']}, layers {cfg['layers']}, {cfg['activation']}/"
@@ -127,7 +156,8 @@ def write_reports(rows: list[dict], out_dir: str | Path, skipped: dict[str, str]
           "Median training time (`fit` wall time, after a warm-up epoch, each run in a fresh "
           "process); `vs Keras` and `vs floor` divide medians of the same machine and batch size. "
           "The floor is the matrix products of the epochs alone in the implementation's "
-          "library.", "",
+          "library. GFLOP/s: the matrix products' useful work per second of training; "
+          "`% sgemm peak` divides it by this machine's large-sgemm rate (NumPy's BLAS).", "",
           markdown_table(summary)]
     if skipped:
         md += ["", "Not measured: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()) + "."]
@@ -144,16 +174,20 @@ def write_reports(rows: list[dict], out_dir: str | Path, skipped: dict[str, str]
     w.writerows(summary)
     atomic_write_text(written[1], buf.getvalue())
     if plot and summary:
-        png = plot_summary(summary)
+        ok = [r for r in rows if r.get("status") == "ok"]
+        one_machine = len({r.get("machine", LOCAL) for r in ok}) == 1
+        # the CPU, its BLAS kernel and sgemm peak (several machines: their names in the legend)
+        title = "; ".join(machine_description(ok).split("; ")[:3]) if ok and one_machine else ""
+        png = plot_summary(summary, title)
         if png is not None:
             atomic_write_bytes(out / "plot.png", png)
             written.append(out / "plot.png")
     return written
 
 
-def plot_summary(summary: list[dict]) -> bytes | None:
+def plot_summary(summary: list[dict], machine: str = "") -> bytes | None:
     """Train time against batch size per implementation (and machine), and the ratio to Keras
-    (PNG bytes)."""
+    (PNG bytes), titled with the machine description."""
     try:
         import matplotlib
 
@@ -188,6 +222,8 @@ def plot_summary(summary: list[dict]) -> bytes | None:
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
+    if machine:
+        fig.suptitle(machine, fontsize=7, wrap=True)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)

@@ -18,6 +18,7 @@ from typing import Callable, Iterator, Protocol
 from ..errors import MLPError
 from ..fileio import check_writable
 from ..presets import DEFAULT_PRESET, get_preset
+from .machine import PIN_VARIABLES
 from .impls import ImplSpec, floor_for, parse_impl
 
 DEFAULT_IMPLS = ("numpy", "tensorflow", "keras")
@@ -52,6 +53,7 @@ class BenchConfig:
     dtype: str = "float32"
     threads: int | None = None
     device: str | None = None
+    native_blas: bool = False  # unset the OpenBLAS kernel pin (OPENBLAS_CORETYPE, ...) in workers
     warmup: bool = True
     impls: list[str] = field(default_factory=lambda: list(DEFAULT_IMPLS))
     batch_sizes: list[int] = field(default_factory=lambda: list(DEFAULT_BATCH_SIZES))
@@ -175,6 +177,9 @@ def _key(row: dict) -> tuple:
 def run_job_subprocess(job: dict, config: dict, timeout: float | None = None) -> dict:
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if config.get("native_blas"):
+        for name in PIN_VARIABLES:
+            env.pop(name, None)
     proc = subprocess.run([sys.executable, "-m", "mlp_core.bench.worker",
                            json.dumps({**job, "config": config})],
                           capture_output=True, text=True, env=env, timeout=timeout)

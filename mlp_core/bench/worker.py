@@ -16,6 +16,7 @@ from time import perf_counter
 
 import numpy as np
 
+from mlp_core.bench.floor import products_per_epoch
 from mlp_core.model import per_layer
 
 
@@ -91,6 +92,7 @@ def run_ours(impl, cfg: dict, batch_size: int) -> dict:
     info = be.describe()
     return {"fit_time": fit_time, "train_time": history.train_time,
             "phases": history.phase_totals(), "epochs_run": history.epochs,
+            "epoch_flops": products_per_epoch(sizes, len(ds.x_train), batch_size),
             "final_loss": history.history["loss"][-1] if history.epochs else None,
             "test_accuracy": result["accuracy"], "dtype": dtype, "backend": info,
             "threads": info.get("blas_threads", info.get("intra_op_threads")),
@@ -144,13 +146,14 @@ def run_keras(impl, cfg: dict, batch_size: int) -> dict:
                                      batch_size=10_000, verbose=0)
     return {"fit_time": fit_time, "train_time": fit_time, "phases": {},
             "epochs_run": len(hist.history["loss"]), "final_loss": hist.history["loss"][-1],
+            "epoch_flops": products_per_epoch(sizes, len(x), batch_size),
             "test_accuracy": float(accuracy), "dtype": dtype, "gpu_peak_mb": be.peak_memory_mb(),
             "backend": {"backend": "keras", "keras": keras.__version__, "tensorflow": tf.__version__},
             "threads": be.describe()["intra_op_threads"]}
 
 
 def run_floor(impl, cfg: dict, batch_size: int) -> dict:
-    from mlp_core.bench.floor import measure_floor, products_per_epoch
+    from mlp_core.bench.floor import measure_floor, sgemm_peak_gflops
 
     be = _backend(impl, cfg)
     ds = _data(cfg)  # the products' shapes come from the data actually trained on
@@ -160,22 +163,28 @@ def run_floor(impl, cfg: dict, batch_size: int) -> dict:
     per_epoch = measure_floor(be, sizes, n, batch_size, cfg["dtype"])
     info = be.describe()
     return {"fit_time": per_epoch * cfg["epochs"], "train_time": per_epoch * cfg["epochs"],
-            "floor_per_epoch": per_epoch,
-            "floor_gflops": products_per_epoch(sizes, n, batch_size) / per_epoch / 1e9,
+            "floor_per_epoch": per_epoch, "epoch_flops": products_per_epoch(sizes, n, batch_size),
+            "sgemm_peak_gflops": sgemm_peak_gflops(),
             "phases": {}, "epochs_run": cfg["epochs"], "test_accuracy": None,
             "dtype": cfg["dtype"], "backend": info,
             "threads": info.get("blas_threads", info.get("intra_op_threads"))}
 
 
 def environment() -> dict:
-    from mlp_core.cli import cpu_model
+    """The machine this measurement ran on: CPU and its vector extensions, the load before the
+    run, the BLAS library with the kernel it chose and any pin of it, and library versions."""
+    from mlp_core.bench.machine import blas_info, cpu_flags, cpu_model
 
     versions = {"python": platform.python_version(), "numpy": np.__version__}
     for mod in ("tensorflow", "keras", "cupy", "torch", "jax", "array_api_compat"):
         m = sys.modules.get(mod)
         if m is not None:
             versions[mod] = getattr(m, "__version__", "?")
-    return {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "versions": versions}
+    return {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "cpu_flags": cpu_flags(),
+            "load_before": LOAD_AT_START, "blas": blas_info(), "versions": versions}
+
+
+LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
 def run_job(job: dict) -> dict:
@@ -186,6 +195,8 @@ def run_job(job: dict) -> dict:
     result = runner(impl, job["config"], job["batch_size"])
     epochs = result.get("epochs_run") or 1
     result["time_per_epoch"] = result["fit_time"] / epochs
+    if result.get("epoch_flops"):  # the useful matrix-product work per second
+        result["gflops"] = result["epoch_flops"] / result["time_per_epoch"] / 1e9
     result["library"] = impl.library
     result["peak_rss_mb"] = _peak_rss_mb()
     return {**result, **environment()}

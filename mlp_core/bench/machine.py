@@ -1,0 +1,71 @@
+"""What a measurement's machine is: CPU and its vector extensions, BLAS and its kernel, load.
+
+The numbers a benchmark publishes mean little without these: an OpenBLAS pinned to an older kernel
+(``OPENBLAS_CORETYPE``) runs 1.5-1.8x slower on an AVX-512 CPU, and a 2-core machine under load
+slows a BLAS that spins its threads several-fold.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+PIN_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+#: OpenBLAS kernels that use AVX-512
+AVX512_KERNELS = ("skylakex", "cooperlake", "sapphirerapids")
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cpu_flags() -> list[str]:
+    """The CPU's vector extensions that matter to BLAS kernels: avx2, fma, avx512f, ..."""
+    wanted = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "amx_tile")
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return [w for w in wanted if w in flags]
+    except OSError:
+        pass
+    return []
+
+
+def blas_pins() -> dict[str, str]:
+    """The OpenBLAS environment variables that pin its kernel, as set in this process."""
+    return {k: os.environ[k] for k in PIN_VARIABLES if k in os.environ}
+
+
+def blas_info() -> dict:
+    """NumPy's BLAS: library, version, the kernel architecture it runs, threads, and any pin."""
+    from threadpoolctl import threadpool_info
+
+    blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    info = {"pins": blas_pins()}
+    if blas:
+        info.update(library=blas[0].get("internal_api"), version=blas[0].get("version"),
+                    architecture=blas[0].get("architecture"), threads=blas[0].get("num_threads"))
+    return info
+
+
+def warnings_for_this_machine(native_blas: bool = False) -> list[str]:
+    """Reasons the timings about to be taken here may not mean what they seem."""
+    out = []
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if load > 0.5:
+        out.append(f"the machine is busy (load average {load:.2f}): timings will be slow and "
+                   "noisy; stop other work first")
+    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    if coretype and not native_blas and "avx512f" in cpu_flags() and coretype.lower() not in AVX512_KERNELS:
+        out.append(f"OPENBLAS_CORETYPE={coretype} pins an older OpenBLAS kernel than this CPU "
+                   "supports (AVX-512); --native-blas unsets it in the measurements")
+    return out
