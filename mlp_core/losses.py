@@ -52,6 +52,10 @@ class Loss:
         """d(per-sample loss)/d(pre-activation) of the output layer."""
         return act.backward(be, a, self.output_grad(be, a, y))
 
+    def value_and_delta(self, be: Backend, a: Any, z: Any, y: Any, act: Activation) -> tuple:
+        """Both at once, for the train step; a loss overrides it where they share work."""
+        return self.value_sum(be, a, z, y, act), self.output_delta(be, a, z, y, act)
+
 
 def _log_softmax(xp, z):
     s = z - xp.max(z, axis=1, keepdims=True)
@@ -66,9 +70,13 @@ class CategoricalCrossEntropy(Loss):
         return -xp.sum(y * _log_softmax(xp, z))
 
     def output_delta(self, be, a, z, y, act):
+        return self.value_and_delta(be, a, z, y, act)[1]
+
+    def value_and_delta(self, be, a, z, y, act):
         xp = be.xp
-        p = a if act.name == "softmax" else xp.exp(_log_softmax(xp, z))
-        return p * xp.sum(y, axis=1, keepdims=True) - y
+        log_p = _log_softmax(xp, z)  # once, for the value and the delta
+        p = a if act.name == "softmax" else xp.exp(log_p)
+        return -xp.sum(y * log_p), p * xp.sum(y, axis=1, keepdims=True) - y
 
 
 def _clip_mask(xp, p):

@@ -66,11 +66,15 @@ def penalty(be: Backend, net: Network, params: list) -> Any:
     return total
 
 
-def backward(be: Backend, net: Network, params: list, outs: list, z_out: Any, y: Any) -> list:
-    """Gradients of (the batch's reduced loss + penalty), in the order of ``params``."""
+def backward(be: Backend, net: Network, params: list, outs: list, z_out: Any, y: Any,
+             delta: Any = None) -> list:
+    """Gradients of (the batch's reduced loss + penalty), in the order of ``params``.
+
+    ``delta``: the loss's output delta, where the caller computed it already (with the value)."""
     xp = be.xp
     n_layers = len(net.activations)
-    delta = net.loss.output_delta(be, outs[-1], z_out, y, net.activations[-1])
+    if delta is None:
+        delta = net.loss.output_delta(be, outs[-1], z_out, y, net.activations[-1])
     if net.reduction == "mean":
         delta = delta * (1.0 / be.row_count(y))
     grads: list = [None] * (2 * n_layers)

@@ -42,10 +42,9 @@ def make_train_step(be: Backend, net: Network, opt: Optimizer) -> Callable:
     def step(params, opt_state, x, y):
         outs, z_out = forward(be, net, params, x)
         a = outs[-1]
-        metrics = (net.loss.value_sum(be, a, z_out, y, net.activations[-1]),
-                   penalty(be, net, params) * be.row_count(y),
-                   count_correct(be, a, y))
-        grads = backward(be, net, params, outs, z_out, y)
+        loss_sum, delta = net.loss.value_and_delta(be, a, z_out, y, net.activations[-1])
+        metrics = (loss_sum, penalty(be, net, params) * be.row_count(y), count_correct(be, a, y))
+        grads = backward(be, net, params, outs, z_out, y, delta)
         params, opt_state = opt.apply(be, params, grads, opt_state)
         return params, opt_state, metrics
 
