@@ -65,7 +65,7 @@ class MLP:
         self.layers = _check_layers(layers)
         if str(dtype) not in DTYPES:
             raise MLPError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
-        if init not in INITIALIZERS:
+        if not isinstance(init, str) or init not in INITIALIZERS:
             raise MLPError(f"unknown init {init!r}; valid: {', '.join(INITIALIZERS)}")
         if isinstance(init_scale, bool) or not isinstance(init_scale, (int, float, np.number)) \
                 or not (math.isfinite(init_scale) and init_scale > 0):

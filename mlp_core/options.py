@@ -1,5 +1,8 @@
 """Command-line options shared by ``mlp-core train`` and ``mlp-core bench``.
 
+This module imports no array library (the registry is read when the parser is built), so that
+``mlp-core`` answers Ctrl-C during start-up with one line.
+
 Options that a preset sets default to None here; :func:`resolve_preset` fills each one the user
 did not give from the preset, so an explicit option always wins over the preset.
 """
@@ -11,7 +14,6 @@ import math
 import sys
 from typing import NoReturn
 
-from . import backends
 from .presets import DEFAULT_PRESET, PRESETS, get_preset
 
 
@@ -121,14 +123,20 @@ def resolve_preset(args: argparse.Namespace) -> None:
 
 
 def backend_names() -> str:
+    from . import backends
+
     return ", ".join(backends.REGISTRY)
 
 
 def mode_names() -> list[str]:
+    from . import backends
+
     return sorted({m for e in backends.REGISTRY.values() for m in e.modes})
 
 
 def add_backend_args(p: argparse.ArgumentParser) -> None:
+    from . import backends
+
     g = p.add_argument_group("backend")
     g.add_argument("--backend", help=f"{backend_names()} (default: $MLP_BACKEND, else numpy)")
     g.add_argument("--device", help="cpu or gpu (default: $MLP_DEVICE, else the backend's first)")

@@ -239,3 +239,10 @@ def test_preset_l2_follows_the_hidden_layers(toy_dir, tmp_path):
     assert rc == 0
     fit = json.loads((tmp_path / "h.json").read_text())["info"]["fit"]
     assert fit["l2"] == [0.01, 0.01, 0.01, 0.0]
+
+
+def test_the_command_imports_no_array_library_before_main_runs():
+    """So Ctrl-C during start-up lands inside main(), which answers it with one line."""
+    code = "import sys, mlp_core.cli; print(sorted(m for m in ('numpy', 'tensorflow') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

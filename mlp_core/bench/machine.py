@@ -61,7 +61,7 @@ def warnings_for_this_machine(native_blas: bool = False) -> list[str]:
     """Reasons the timings about to be taken here may not mean what they seem."""
     out = []
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    if load > 0.5:
+    if load > 0.75 * (os.cpu_count() or 1):  # another busy process adds about 1
         out.append(f"the machine is busy (load average {load:.2f}): timings will be slow and "
                    "noisy; stop other work first")
     coretype = os.environ.get("OPENBLAS_CORETYPE")
