@@ -226,3 +226,16 @@ def test_rows_describe_their_machine_and_native_blas_unsets_the_pin(tmp_path, mo
     assert native["blas"]["pins"] == {}
     line = environment_line([{**pinned, **job, "config": cfg.training()}])
     assert "pinned by OPENBLAS_CORETYPE=Haswell" in line and "sgemm peak" in line
+
+
+def test_a_warmed_up_measurement_trains_exactly_as_a_cold_fit(toy_cfg):
+    """The warm-up leaves no trace: same weights, optimizer and shuffling as a fresh model."""
+    from dataclasses import replace
+
+    from mlp_core.bench.worker import run_job
+
+    job = {"impl": "numpy", "batch_size": 50, "repeat": 0}
+    warm = run_job({**job, "config": replace(toy_cfg, epochs=3).training()})
+    cold = run_job({**job, "config": replace(toy_cfg, epochs=3, warmup=False).training()})
+    assert warm["final_loss"] == cold["final_loss"]
+    assert warm["test_accuracy"] == cold["test_accuracy"]
