@@ -42,7 +42,7 @@ def config(preset_name: str, impls: list[str], args: argparse.Namespace) -> Benc
                        decay=opt.get("decay"), reduction=p.reduction, eval_train=p.eval_train,
                        l2=p.l2(), epochs=args.epochs, impls=impls,
                        batch_sizes=[int(b) for b in args.batch_sizes.split(",")],
-                       repeats=args.repeat, floor=False)
+                       repeats=args.repeat, floor=False, native_blas=args.native_blas)
 
 
 def main() -> None:
@@ -52,6 +52,8 @@ def main() -> None:
     p.add_argument("--batch-sizes", default="500,10000")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--out", default="results/seed")
+    p.add_argument("--native-blas", action="store_true",
+                   help="unset the OpenBLAS kernel pin in the measurements (as mlp-core bench)")
     args = p.parse_args()
 
     summaries = {}
