@@ -55,10 +55,6 @@ def sign(x, /):
     return tf.math.sign(x)
 
 
-def isfinite(x, /):
-    return tf.math.is_finite(x)
-
-
 def equal(x1, x2, /):
     return tf.math.equal(x1, x2)
 
@@ -85,10 +81,6 @@ def zeros_like(x, /, *, dtype=None, device=None):
 def sum(x, /, *, axis=None, dtype=None, keepdims=False):  # noqa: A001
     out = tf.math.reduce_sum(x, axis=axis, keepdims=keepdims)
     return out if dtype is None else tf.cast(out, dtype)
-
-
-def all(x, /, *, axis=None, keepdims=False):  # noqa: A001
-    return tf.math.reduce_all(x, axis=axis, keepdims=keepdims)
 
 
 def mean(x, /, *, axis=None, keepdims=False):

@@ -6,6 +6,7 @@ Bad input ends with one line on stderr (``mlp-core: error: ...``) and exit statu
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
@@ -134,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return interrupted()
+    except BrokenPipeError:  # the reader went away (`mlp-core info | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

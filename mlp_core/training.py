@@ -100,12 +100,6 @@ def evaluate_arrays(be: Backend, net: Network, params: list, x_dev: Any, y_dev: 
     return {"loss": loss_sum / n + reg, "accuracy": correct / n}
 
 
-def all_finite(be: Backend, arrays: list) -> bool:
-    """Whether every value of every array is finite: one reduction per array."""
-    xp = be.xp
-    return all(bool(be.to_numpy(xp.all(xp.isfinite(a)))) for a in arrays)
-
-
 def copy_state(be: Backend, state: Any) -> Any:
     """A copy of nested lists/tuples/dicts of arrays (kernels may update arrays in place)."""
     if isinstance(state, dict):
@@ -144,7 +138,10 @@ def run_epochs(be: Backend, net: Network, epoch_fn: Callable, params: list, opt_
         # a backend that compiles on first use says how long it took: timed apart from the batches
         compile_s = getattr(epoch_fn, "last_compile_s", 0.0)
         loss_sum, penalty_sum, correct = (float(be.to_numpy(t)) for t in totals)
-        bad = _divergence(be, params, (loss_sum + penalty_sum) / n)
+        # the weights on the host, once per epoch (a few hundred kB): checked there, with no
+        # device op to dispatch or, in JAX, to compile
+        host = [be.to_numpy(p) for p in params]
+        bad = _divergence(host, (loss_sum + penalty_sum) / n)
         if bad:
             history.stop_reason = (f"{bad} in epoch {epoch}; stopped and kept the weights from the "
                                    f"{'end of epoch ' + str(epoch - 1) if epoch > 1 else 'start'} "
@@ -163,22 +160,17 @@ def run_epochs(be: Backend, net: Network, epoch_fn: Callable, params: list, opt_
         t3 = perf_counter()
         # the epoch's time includes compiling, as a cold Keras fit's does; the batches' excludes it
         rec.update(time_shuffle=t1 - t0, time_compile=compile_s, time_batches=t2 - t1 - compile_s,
-                   time_eval=t3 - t2, time_epoch=t3 - t0, mean_abs_w=_mean_abs_weights(be, params))
+                   time_eval=t3 - t2, time_epoch=t3 - t0, mean_abs_w=[float(np.mean(np.abs(w))) for w in host[0::2]])
         history.append(rec)
         progress.update(epoch, rec)
     return params, opt_state
 
 
-def _divergence(be: Backend, params: list, loss: float) -> str | None:
+def _divergence(host_params: list[np.ndarray], loss: float) -> str | None:
     """Why this epoch's result cannot be kept, or None. The loss is computed before each update,
     so the epoch's last update is checked through the weights themselves."""
     if not math.isfinite(loss):
         return f"the loss became {loss}"
-    if not all_finite(be, params):
+    if not all(np.isfinite(p).all() for p in host_params):
         return "the weights became NaN or infinite"
     return None
-
-
-def _mean_abs_weights(be: Backend, params: list) -> list[float]:
-    xp = be.xp
-    return [float(be.to_numpy(xp.mean(xp.abs(w)))) for w in params[0::2]]

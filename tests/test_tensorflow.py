@@ -57,11 +57,6 @@ def test_clip_keeps_its_bounds_in_the_arrays_dtype(dtype):
     np.testing.assert_array_equal(got, np.clip(x, np_dtype(1e-7), np_dtype(1.0 - 1e-7)))
 
 
-def test_isfinite_and_all():
-    t = tf.constant([1.0, np.inf, np.nan])
-    np.testing.assert_array_equal(tnp.isfinite(t).numpy(), [True, False, False])
-    assert not bool(tnp.all(tnp.isfinite(t))) and bool(tnp.all(tnp.isfinite(t[:1])))
-
 
 def test_argmax_equal_where_clip_zeros_like_astype():
     t = tf.constant(A)
