@@ -164,8 +164,9 @@ def _load_npz(path: Path) -> Arrays:
         with f:
             missing = [k for k in SPLITS if k not in f.files]
             if missing:
+                held = ", ".join(repr(name) for name in f.files)  # repr: a name may hold a newline
                 raise DataError(f"{path}: no {', '.join(missing)} in the archive "
-                                f"(it holds: {', '.join(f.files) or 'nothing'})")
+                                f"(it holds: {held or 'nothing'})")
             for key in SPLITS:
                 try:
                     arrays[key] = f[key]
