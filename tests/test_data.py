@@ -238,7 +238,7 @@ def save_mnist_npz(path, **overrides):
     ({"x_test": np.zeros((0, 28, 28), np.uint8), "y_test": np.zeros(0, np.uint8)},
      r"\(x_test\): holds no images"),
     ({"x_test": np.ones((2, 28, 28), np.complex64)}, "images must be numbers, not complex64"),
-    ({"y_test": None}, r"no y_test in the archive \(it holds: x_train, y_train, x_test\)"),
+    ({"y_test": None}, r"no y_test in the archive \(it holds: 'x_train', 'y_train', 'x_test'\)"),
 ])
 def test_bad_npz_content_is_a_data_error(tmp_path, overrides, message):
     save_mnist_npz(tmp_path / "mnist.npz", **overrides)
