@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import MLPError, ModelFileError
+from .errors import ModelFileError
 from .fileio import atomic_write_bytes
 
 MODEL_FORMAT = "mlp-core-model"

@@ -292,9 +292,7 @@ def test_writes_from_other_threads_work(tmp_path):
 def test_check_writable_accepts_good_destinations_and_creates_nothing(tmp_path):
     (tmp_path / "existing").write_text("x")
     for path in (tmp_path / "new.json", tmp_path / "existing", tmp_path / "a" / "b" / "c.npz"):
-        start = time.perf_counter()
         assert check_writable(path) == path
-        assert time.perf_counter() - start < 0.5
     assert check_writable(str(tmp_path / "new.json")) == tmp_path / "new.json"
     assert names(tmp_path) == ["existing"]
 
