@@ -12,7 +12,7 @@ from typing import Sequence
 
 from .errors import MLPError
 from .options import (OneLineParser, add_backend_args, add_model_args, backend_options,
-                      interrupted, positive_int, resolve_preset)
+                      interrupted, positive_int, presets_epilog, resolve_preset)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,9 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train an MLP and report accuracy and phase times",
                        description="Train an MLP. The defaults are the --preset's (seed-keras: "
-                       "the article's Keras model); an option given explicitly overrides it.")
+                       "the article's Keras model); an option given explicitly overrides it.",
+                       epilog=presets_epilog(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_args(t)
-    t.add_argument("--batch-size", type=positive_int)
+    t.add_argument("--batch-size", type=positive_int, help="rows per batch (the preset's: 500)")
     add_backend_args(t)
     g = t.add_argument_group("evaluation and output")
     g.add_argument("--eval-every", type=int, default=0,

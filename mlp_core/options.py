@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import textwrap
 from typing import NoReturn
 
 from .presets import DEFAULT_PRESET, PRESETS, get_preset
@@ -70,6 +71,17 @@ def finite_float(text: str) -> float:
 def preset_help() -> str:
     lines = [f"{name}: {p.summary}" for name, p in PRESETS.items()]
     return f"defaults for the options below (default: {DEFAULT_PRESET}); " + "; ".join(lines)
+
+
+def presets_epilog() -> str:
+    """Every preset and each default it sets, for ``--help``."""
+    lines = ["presets (an option given explicitly overrides the preset's value):"]
+    for name, preset in PRESETS.items():
+        settings = ", ".join(f"{k} {','.join(map(str, v)) if isinstance(v, list) else v}"
+                             for k, v in preset.settings().items())
+        lines.append(textwrap.fill(f"{name}: {settings}", width=90, initial_indent="  ",
+                                   subsequent_indent="    "))
+    return "\n".join(lines)
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
