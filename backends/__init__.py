@@ -36,6 +36,8 @@ class BackendEntry:
     variants: tuple[Variant, ...] = ()  # empty: one variant, the backend's name, default options
     modes: tuple[str, ...] = ()  # values of its "mode" option, if it has one
     floor: str = ""  # the backend whose matrix-product floor applies (default: itself)
+    threads: bool = True  # whether it takes a thread count
+    benchmark: bool = True  # worth timing against the others (not a conformance check)
 
     def __post_init__(self) -> None:
         if not self.variants:
@@ -52,7 +54,7 @@ REGISTRY: dict[str, BackendEntry] = {
                      ("numpy", "array_api_compat"), "pip install numpy array-api-compat", ("cpu",)),
         BackendEntry("array-api-strict", "mlp_core.backends.strict_backend", "StrictBackend",
                      ("array_api_strict",), "pip install array-api-strict", ("cpu",),
-                     floor="numpy"),  # its arrays are NumPy's: it has no products of its own
+                     floor="numpy", benchmark=False),  # NumPy's arrays: no products of its own
         BackendEntry("tensorflow", "mlp_core.backends.tensorflow_backend", "TensorFlowBackend",
                      ("tensorflow",), 'pip install "mlp-core[tensorflow]"', ("cpu", "gpu"),
                      (Variant("tensorflow", {"mode": "compiled"}),
@@ -71,7 +73,7 @@ REGISTRY: dict[str, BackendEntry] = {
                      ("jax",), 'pip install "mlp-core[jax]"', ("cpu", "gpu"),
                      (Variant("jax", {"mode": "compiled"}),
                       Variant("jax-eager", {"mode": "eager"}, tested=False)),
-                     ("compiled", "eager")),
+                     ("compiled", "eager"), threads=False),  # XLA sizes its pool at start
     ]
 }
 

@@ -115,12 +115,14 @@ class TensorFlowBackend(Backend):
         def run(*args):
             run.last_compile_s = 0.0
             with tf.device(device):
-                if self.mode == "compiled" and fn.experimental_get_tracing_count() == 0:
-                    # trace first, timed apart (the call below reuses the trace); TensorFlow's
+                if self.mode == "compiled":
+                    # trace first, timed apart, when these arguments need a new trace (the call
+                    # below reuses it; a known signature costs a cache look-up); TensorFlow's
                     # graph optimisation still happens inside the first call
-                    t = perf_counter()
+                    traces, t = fn.experimental_get_tracing_count(), perf_counter()
                     fn.get_concrete_function(*args)
-                    run.last_compile_s = perf_counter() - t
+                    if fn.experimental_get_tracing_count() > traces:
+                        run.last_compile_s = perf_counter() - t
                 return fn(*args)
 
         run.last_compile_s = 0.0  # seconds the latest call spent tracing (the loop records it)

@@ -2,8 +2,8 @@
 
     python examples/compare_backends.py --epochs 35 --batch-sizes 500,10000 --out results/compare
 
-The implementations are every tested variant of every backend in the registry whose library is
-installed here, plus the Keras reference; MLP_BACKEND, if set, narrows the list to that backend's
+The implementations are every tested variant of every backend in the registry worth timing
+(not the array-api-strict conformance check) whose library is installed here, plus Keras; MLP_BACKEND, if set, narrows the list to that backend's
 variants (plus Keras). A GPU-only backend without a GPU is skipped with the reason. The same as
 ``mlp-core bench``, from Python.
 """
@@ -30,7 +30,7 @@ def main() -> None:
 
     chosen = os.environ.get("MLP_BACKEND")
     impls = [v.name for v, e in backends.variants(tested_only=True)
-             if e.name != "array-api-strict" and (not chosen or e.name == backends.entry(chosen).name)
+             if e.benchmark and (not chosen or e.name == backends.entry(chosen).name)
              and not backends.missing_libraries(e.name)] + ["keras"]
     cfg = BenchConfig(dataset=args.dataset, epochs=args.epochs, impls=impls,
                       batch_sizes=[int(b) for b in args.batch_sizes.split(",")],

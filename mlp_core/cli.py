@@ -45,9 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .data import load_dataset
+    from .data import IMAGE_PIXELS, N_CLASSES, load_dataset, make_scaler
     from .fileio import check_writable
-    from .model import MLP
+    from .model import MLP, per_layer
     from .optimizers import get_optimizer
     from .selection import get_backend
 
@@ -55,17 +55,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     resolve_preset(args)
     if args.eval_every < 0:
         raise MLPError(f"--eval-every must be >= 0, got {args.eval_every}")
+    if args.epochs < 0:
+        raise MLPError(f"--epochs must be >= 0, got {args.epochs}")
     outputs = [check_writable(p) for p in (args.json, args.save) if p is not None]
     if len(set(outputs)) < len(outputs):
         raise MLPError("--json and --save name the same file")
     opt = get_optimizer(args.optimizer, learning_rate=args.lr, momentum=args.momentum,
                         decay=args.decay)
     be = get_backend(args.backend, args.device, **backend_options(args))
-    scaler = None if args.scaler == "none" else args.scaler
-    ds = load_dataset(args.dataset, args.data_dir, scaler=scaler)
-    model = MLP([ds.x_train.shape[1], *args.layers, ds.n_classes], activation=args.activation,
+    make_scaler(args.scaler)
+    # every dataset mlp-core knows has 28 x 28 images in 10 classes: the model, made now, checks
+    # its options (and its memory) before the data is read
+    model = MLP([IMAGE_PIXELS, *args.layers, N_CLASSES], activation=args.activation,
                 output=args.output, loss=args.loss, init=args.init, init_scale=args.init_scale,
                 seed=args.seed, dtype=args.dtype, backend=be)
+    per_layer(args.l1, "l1", len(model.layers) - 1)
+    per_layer(args.l2, "l2", len(model.layers) - 1)
+    ds = load_dataset(args.dataset, args.data_dir, scaler=args.scaler)
+    if ds.x_train.shape[1] != IMAGE_PIXELS:
+        raise MLPError(f"{ds.source}: images of {ds.x_train.shape[1]} pixels; mlp-core's datasets "
+                       f"have {IMAGE_PIXELS}")
     print(f"{model} on {ds.name} ({ds.x_train.shape[0]} train / {ds.x_test.shape[0]} test, "
           f"from {ds.source}); preset {args.preset}, mode {be.mode}", file=sys.stderr)
     history = model.fit(ds.x_train, ds.y_train, epochs=args.epochs, batch_size=args.batch_size,

@@ -33,6 +33,7 @@ from .fileio import atomic_write_bytes
 
 KERAS_BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 SPLITS = ("x_train", "y_train", "x_test", "y_test")  # also the array names in Keras's npz files
+IMAGE_PIXELS, N_CLASSES = 784, 10  # every dataset below: 28 x 28 images, 10 classes
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
     "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte",
@@ -248,10 +249,17 @@ def _fetch(url: str, timeout: float = 60.0) -> bytes:
         raise DataError(f"download of {url} failed ({reason})") from None
 
 
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create {folder} for the download: {exc.strerror or exc}") from None
+
+
 def download(spec: DatasetSpec, dest: Path, base_url: str = KERAS_BASE_URL,
              fetch: Callable[[str], bytes] = _fetch) -> Path:
     """Download ``spec`` into ``dest``, verify every file, and only then keep it."""
-    dest.mkdir(parents=True, exist_ok=True)
+    _make_folder(dest)
     if spec.npz:
         data = fetch(base_url + spec.npz)
         if _sha256(data) != spec.npz_sha256:
@@ -269,7 +277,7 @@ def download(spec: DatasetSpec, dest: Path, base_url: str = KERAS_BASE_URL,
         if _sha256(plain) != digest:
             raise DataError(f"{stem}.gz: SHA-256 mismatch after download; the file was not kept")
         fetched[stem] = data
-    folder.mkdir(parents=True, exist_ok=True)
+    _make_folder(folder)
     for stem, data in fetched.items():
         atomic_write_bytes(folder / (stem + ".gz"), data)
     return folder
@@ -331,7 +339,9 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
         raise DataError(f"{sources['x_train']} has images of {xtr.shape[1]} values but "
                         f"{sources['x_test']} has images of {xte.shape[1]}")
     ds = Dataset(key, xtr, ytr, xte, yte, source=source)
-    if scaler is not None:  # in place: the arrays are ours, and a copy would double peak memory
+    # copy=False: the arrays are ours, so divide255, normalize and none scale in place (a copy
+    # would double peak memory); standard and minmax compute in float64 and return new arrays
+    if scaler is not None:
         s = make_scaler(scaler).fit(ds.x_train)
         ds.x_train, ds.x_test = s.transform(ds.x_train, copy=False), s.transform(ds.x_test, copy=False)
     return ds

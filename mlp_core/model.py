@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from time import perf_counter
 from typing import Any, Sequence
 
@@ -27,8 +28,8 @@ from .optimizers import Optimizer, get_optimizer
 from .persistence import read_model_file, save_model
 from .progress import EpochProgress
 from .selection import get_backend
-from .training import (EVAL_CHUNK, TrainingDiverged, evaluate_arrays, make_train_epoch,
-                       make_train_step, run_epochs)
+from .training import (EVAL_CHUNK, TrainingDiverged, copy_state, evaluate_arrays,
+                       make_train_epoch, make_train_step, run_epochs)
 
 DTYPES = ("float32", "float64")
 
@@ -197,6 +198,7 @@ class MLP:
             raise MLPError(f"unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
         opt = get_optimizer(optimizer, learning_rate=learning_rate)
         self._check_memory(x.shape[0], batch_size)
+        before = (self.l1, self.l2, self.reduction)
         self.l1, self.l2, self.reduction = l1s, l2s, reduction
         net = self._network(bool(propagate_input_delta))
         epoch_fn = self._train_epoch_fn(net, opt, batch_size)
@@ -219,14 +221,24 @@ class MLP:
             "time_transfer": perf_counter() - t_transfer})
         self.history = history
         progress = EpochProgress(epochs, enabled=verbose)
+        # kernels may update the weights in place: an interrupted fit puts back what it found
+        saved = copy_state(be, (self.params, opt_state))
         try:
             self.params, self.opt_state = run_epochs(
                 be, net, epoch_fn, self.params, opt_state, x_dev, y_dev, rng=self.rng,
                 epochs=epochs, shuffle=shuffle, evals=evals, eval_every=eval_every,
                 dtype=self.dtype, history=history, progress=progress)
             self.optimizer = opt.config()
+        except BaseException:
+            self.params = saved[0]
+            if continued:  # the kept state was the one updated in place
+                self.opt_state = saved[1]
+            self.l1, self.l2, self.reduction = before
+            raise
         finally:
             progress.close()
+        if history.stop_reason:  # the last good state is in place: now the warning may raise
+            warnings.warn(history.stop_reason, TrainingDiverged, stacklevel=2)
         return history
 
     # -- inference ----------------------------------------------------------------------------
@@ -253,7 +265,7 @@ class MLP:
 
     # -- input checks -------------------------------------------------------------------------
     def _check_x(self, x: Any, what: str) -> np.ndarray:
-        x = np.asarray(x)
+        x = _as_array(x, f"{what} x")
         if x.dtype.kind not in "biuf":
             raise MLPError(f"{what} x must be numeric, got dtype {x.dtype}")
         if x.ndim != 2 or x.shape[1] != self.layers[0]:
@@ -270,7 +282,7 @@ class MLP:
 
     def _check_xy(self, x: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
         x = self._check_x(x, what)
-        y = np.asarray(y)
+        y = _as_array(y, f"{what} y")
         if y.ndim != 1 or y.dtype.kind not in "iu":
             raise MLPError(f"{what} y must be a 1-D array of integer class labels, "
                            f"got dtype {y.dtype} and shape {y.shape}")
@@ -354,6 +366,13 @@ def _check_layers(layers: Sequence[int]) -> list[int]:
             isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in sizes):
         raise MLPError(f"layers must be at least two positive integers (input to output), got {layers!r}")
     return [int(s) for s in sizes]
+
+
+def _as_array(value: Any, what: str) -> np.ndarray:
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, odd objects
+        raise MLPError(f"{what} is not an array: {exc}") from None
 
 
 def _as_list(value: Any) -> list | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ class Optimizer:
                     raise MLPError(f"{self.name}: {f.name} must be True or False, got {value!r}")
                 continue
             low, high, closed = self.RANGES.get(f.name, (0.0, math.inf, True))
-            ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+            ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
                   and math.isfinite(value) and (value >= low if closed else value > low)
                   and value < high)
             if not ok:

@@ -51,7 +51,7 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict, list[np.ndarray]]:
             params = _read_params(zf, path, meta)
     except ModelFileError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError, MemoryError) as exc:
         raise ModelFileError(f"{path}: not an mlp-core model file ({exc})") from None
     return meta, params
 
@@ -64,6 +64,9 @@ def _read_meta(zf: zipfile.ZipFile, path: Path) -> dict:
         raise bad("no meta entry")
     if zf.getinfo("meta.npy").file_size > MAX_META_BYTES:
         raise bad("meta entry too large")
+    declared, dt = _array_header(zf, "meta.npy")
+    if declared != () or dt.kind != "U":
+        raise bad("meta is not a string")
     with zf.open("meta.npy") as f:
         value = np.lib.format.read_array(f, allow_pickle=False)
     if value.ndim != 0 or value.dtype.kind != "U":
@@ -115,17 +118,23 @@ def _read_params(zf: zipfile.ZipFile, path: Path, meta: dict) -> list[np.ndarray
         raise ModelFileError(f"{path}: weights do not match the architecture {sizes}")
     params = []
     for i, shape in enumerate(expected):
-        with zf.open(f"param_{i}.npy") as f:
-            version = np.lib.format.read_magic(f)
-            header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                      else np.lib.format.read_array_header_2_0)
-            declared, fortran, dt = header(f)
-            if tuple(declared) != shape or dt.kind != "f":
-                raise ModelFileError(f"{path}: weights do not match the architecture {sizes} "
-                                     f"(param_{i}: {dt} {tuple(declared)}, expected {shape})")
+        declared, dt = _array_header(zf, f"param_{i}.npy")
+        if declared != shape or dt.kind != "f":
+            raise ModelFileError(f"{path}: weights do not match the architecture {sizes} "
+                                 f"(param_{i}: {dt} {declared}, expected {shape})")
         with zf.open(f"param_{i}.npy") as f:  # the header matched: now read the data
             p = np.lib.format.read_array(f, allow_pickle=False)
         if not np.isfinite(p).all():
             raise ModelFileError(f"{path}: param_{i} holds NaN or infinite values")
         params.append(p.astype(dtype, copy=False))
     return params
+
+
+def _array_header(zf: zipfile.ZipFile, name: str) -> tuple[tuple, np.dtype]:
+    """The shape and dtype an .npy member declares, read from its header alone."""
+    with zf.open(name) as f:
+        version = np.lib.format.read_magic(f)
+        header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                  else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = header(f)
+    return tuple(shape), dtype

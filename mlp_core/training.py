@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from time import perf_counter
 from typing import Any, Callable
 
@@ -121,8 +120,8 @@ def run_epochs(be: Backend, net: Network, epoch_fn: Callable, params: list, opt_
     ``eval_every`` epochs and after the last (0: never) and are timed apart from the batches.
     Seconds the backend spent compiling (``epoch_fn.last_compile_s``, where it says) are recorded
     as ``time_compile``: part of the epoch's time (``time_epoch``), apart from ``time_batches``.
-    A non-finite loss or weight stops training with a :class:`TrainingDiverged` warning: the state
-    from the end of the last good epoch is returned and ``history.stop_reason`` says why.
+    A non-finite loss or weight stops training: the state from the end of the last good epoch is
+    returned and ``history.stop_reason`` says why (the caller warns, once it holds that state).
     """
     n = x_dev.shape[0]
     for epoch in range(1, epochs + 1):
@@ -147,7 +146,6 @@ def run_epochs(be: Backend, net: Network, epoch_fn: Callable, params: list, opt_
                                    f"{'end of epoch ' + str(epoch - 1) if epoch > 1 else 'start'} "
                                    "(the learning rate is probably too large, or the inputs are "
                                    "not scaled)")
-            warnings.warn(history.stop_reason, TrainingDiverged, stacklevel=3)
             progress.message(history.stop_reason)
             return last_good
         rec = {"epoch": epoch, "loss": (loss_sum + penalty_sum) / n,

@@ -114,3 +114,37 @@ def test_learning_rate_overrides_an_optimizer_instance(tiny_data):
                                   learning_rate=0.05, verbose=False)
     opt = history.info["fit"]["optimizer"]
     assert opt["learning_rate"] == 0.05 and opt["beta_1"] == 0.8
+
+
+def test_an_interrupted_fit_puts_back_the_weights_and_state(backend, tiny_data, monkeypatch):
+    x, y = tiny_data
+    model = MLP([12, 8, 3], seed=0, backend=backend)
+    model.fit(x, y, epochs=1, batch_size=16, verbose=False)
+    weights, state_t = model.get_weights(), float(backend.to_numpy(model.opt_state["t"]))
+
+    calls = []
+
+    def interrupt_in_epoch_two(rec_epoch, *args):
+        calls.append(rec_epoch)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("mlp_core.progress.EpochProgress.update", lambda self, e, r: interrupt_in_epoch_two(e))
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, epochs=3, batch_size=16, l2=0.5, verbose=False)
+    for a, b in zip(model.get_weights(), weights):
+        np.testing.assert_array_equal(a, b)
+    assert float(backend.to_numpy(model.opt_state["t"])) == state_t and model.l2 == (0.0, 0.0)
+
+
+def test_divergence_as_an_error_still_keeps_the_last_good_weights(tiny_data):
+    x, y = tiny_data
+    model = MLP([12, 8, 3], seed=0)
+    initial = model.get_weights()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingDiverged)
+        with pytest.raises(TrainingDiverged):
+            model.fit(x, y, epochs=2, batch_size=len(x), optimizer=SGD(learning_rate=1e300),
+                      verbose=False)
+    for kept, start in zip(model.get_weights(), initial):
+        np.testing.assert_array_equal(kept, start)

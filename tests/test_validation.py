@@ -246,3 +246,23 @@ def test_the_command_imports_no_array_library_before_main_runs():
     code = "import sys, mlp_core.cli; print(sorted(m for m in ('numpy', 'tensorflow') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--activation", "swish"], "unknown activation 'swish'"),
+    (["--l2", "0.01,0.01"], "l2 must be a number >= 0 or 3 such numbers"),
+    (["--scaler", "zscore"], "unknown scaler 'zscore'"),
+    (["--epochs", "-3"], "--epochs must be >= 0"),
+])
+def test_model_options_are_checked_before_the_data_is_looked_for(tmp_path, argv, message, capsys):
+    rc = main(["train", "--data-dir", str(tmp_path / "nowhere"), "--quiet", *argv])
+    assert rc == 2 and message in capsys.readouterr().err
+
+
+def test_bench_skips_a_backend_that_takes_no_thread_count():
+    from mlp_core.bench.runner import BenchConfig, make_plan
+
+    plan = make_plan(BenchConfig(impls=["numpy", "jax"], threads=1, batch_sizes=[10], repeats=1,
+                                 floor=False))
+    assert "cannot set its thread count" in plan.skipped["jax"]
+    assert {j["impl"] for j in plan.jobs} == {"numpy"}

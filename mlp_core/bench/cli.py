@@ -16,7 +16,7 @@ def add_bench_parser(sub) -> None:
 
     b = sub.add_parser("bench", help="time implementations side by side with the Keras reference",
                        description="Each measurement runs in a fresh process after a warm-up "
-                       "epoch; implementations are interleaved; rows are saved as they finish, "
+                       "of at least 200 steps; implementations are interleaved; rows are saved as they finish, "
                        "and rerunning the same command resumes an interrupted run.")
     add_model_args(b)
     g = b.add_argument_group("what to measure")
@@ -33,7 +33,8 @@ def add_bench_parser(sub) -> None:
     g.add_argument("--native-blas", action="store_true",
                    help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE in the measurements, so "
                    "OpenBLAS picks its kernel for this CPU (recorded in every row)")
-    g.add_argument("--no-warmup", action="store_true", help="time the first epoch cold")
+    g.add_argument("--no-warmup", action="store_true",
+                   help="no warm-up: time a cold fit, tracing and compiling included")
     g.add_argument("--out", default="results", help="output folder (default: %(default)s)")
     g.add_argument("--fresh", action="store_true", help="set earlier results in --out aside")
     d = b.add_argument_group("across machines (Dask distributed; the distributed extra)")
@@ -50,7 +51,9 @@ def add_bench_parser(sub) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from ..options import resolve_preset
     from .report import markdown_table, summarize, write_reports
-    from .runner import BenchConfig, make_plan, progress_line, run_benchmark
+    from ..errors import MLPError
+    from .runner import (LOCAL, BenchConfig, load_rows, make_plan, progress_line, run_benchmark,
+                         select_rows)
 
     resolve_preset(args)  # (the preset's batch size is not used: --batch-sizes are)
     cfg = BenchConfig(
@@ -63,9 +66,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         native_blas=args.native_blas,
         warmup=not args.no_warmup, impls=[s for s in args.impl.split(",") if s.strip()],
         batch_sizes=args.batch_sizes, repeats=args.repeat, floor=not args.no_floor)
-    plan = make_plan(cfg)
+    plan = make_plan(cfg, local=not args.scheduler)
     for impl, why in plan.skipped.items():
         print(f"mlp-core bench: skipping {impl}: {why}", file=sys.stderr)
+    if not plan.jobs:
+        raise MLPError("nothing to measure: every implementation was skipped (see above)")
     if not args.scheduler:
         from .machine import warnings_for_this_machine
 
@@ -77,14 +82,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
         bar(progress_line(i, total, row), total)
 
     out = Path(args.out)
+    machines = [LOCAL]
     try:
         with _executor(args) as executor, _sigterm_interrupts():
+            machines = executor.machines if executor else machines
             rows, skipped = run_benchmark(cfg, out, fresh=args.fresh, progress=progress,
-                                          executor=executor)
+                                          executor=executor, plan=plan)
     except KeyboardInterrupt:
-        from .runner import load_rows
-
-        rows = [r for r in load_rows(out) if r.get("config") == cfg.training()]
+        jobs = [{**j, "machine": m} for j in plan.jobs for m in machines]
+        rows = select_rows([r for r in load_rows(out) if r.get("config") == cfg.training()],
+                           jobs)
         write_reports(rows, out, plan.skipped)
         print(f"mlp-core bench: interrupted; {len(rows)} finished measurements kept in "
               f"{out}; run the same command to resume", file=sys.stderr)

@@ -44,6 +44,9 @@ def summarize(rows: list[dict]) -> list[dict]:
         times = [g["fit_time"] for g in group]
         library = group[0].get("library")
         keras, floor = med.get((mach, "keras", bs)), med.get((mach, f"floor-{library}", bs))
+        floor_rows = cells.get((mach, f"floor-{library}", bs), [])
+        if floor_rows and floor_rows[0].get("dtype") != group[0].get("dtype"):
+            floor = None  # a float64 run against a float32 floor would mean nothing
         m = med[(mach, impl, bs)]
         gflops = median("gflops", group)
         peak = statistics.median(peaks[mach]) if peaks.get(mach) else None
@@ -153,8 +156,8 @@ def write_reports(rows: list[dict], out_dir: str | Path, skipped: dict[str, str]
     summary = summarize(rows)
     errors = [r for r in rows if r.get("status") != "ok"]
     md = ["# mlp-core benchmark", "", environment_line(rows), "",
-          "Median training time (`fit` wall time, after a warm-up epoch, each run in a fresh "
-          "process); `vs Keras` and `vs floor` divide medians of the same machine and batch size. "
+          "Median training time (`fit` wall time, each run in a fresh process, after a warm-up "
+          "of at least 200 steps unless `--no-warmup`); `vs Keras` and `vs floor` divide medians of the same machine and batch size. "
           "The floor is the matrix products of the epochs alone in the implementation's "
           "library. GFLOP/s: the matrix products' useful work per second of training; "
           "`% sgemm peak` divides it by this machine's large-sgemm rate (NumPy's BLAS).", "",

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
+from .. import backends
 from ..errors import MLPError
 from ..fileio import check_writable
 from ..presets import DEFAULT_PRESET, get_preset
@@ -68,18 +69,18 @@ class BenchConfig:
         return d
 
 
-def validate_training(cfg: BenchConfig) -> None:
-    """Check the training configuration here, before any worker starts: one clear error."""
+def validate_training(cfg: BenchConfig, local: bool = True) -> None:
+    """Check the training configuration here, before any worker starts: one clear error.
+    ``local``: the measurements run on this machine, so its paths are theirs."""
     from ..data import DATASETS, make_scaler
     from ..model import MLP, per_layer
     from ..optimizers import get_optimizer
 
     if str(cfg.dataset).lower().replace("_", "-") not in DATASETS:
         raise MLPError(f"unknown dataset {cfg.dataset!r}; valid: {', '.join(DATASETS)}")
-    if cfg.data_dir is not None and not Path(cfg.data_dir).is_dir():
+    if local and cfg.data_dir is not None and not Path(cfg.data_dir).is_dir():
         raise MLPError(f"--data-dir {cfg.data_dir}: no such folder")
-    if cfg.scaler != "none":
-        make_scaler(cfg.scaler)
+    make_scaler(cfg.scaler)
     get_optimizer(cfg.optimizer, learning_rate=cfg.lr, momentum=cfg.momentum, decay=cfg.decay)
     model = MLP([784, *cfg.layers, 10], activation=cfg.activation, output=cfg.output,
                 loss=cfg.loss, init=cfg.init, init_scale=cfg.init_scale, seed=cfg.seed,
@@ -96,9 +97,12 @@ class Plan:
     skipped: dict[str, str]  # implementation -> why it cannot run here
 
 
-def make_plan(cfg: BenchConfig) -> Plan:
-    """Validate the config and list the measurements, interleaved: A B C A B C ..."""
-    validate_training(cfg)
+def make_plan(cfg: BenchConfig, local: bool = True) -> Plan:
+    """Validate the config and list the measurements, interleaved: A B C A B C ...
+
+    ``local``: they run on this machine (not on Dask workers), so its data folder and devices
+    are theirs and are checked here."""
+    validate_training(cfg, local)
     if cfg.repeats < 1:
         raise MLPError(f"repeats must be >= 1, got {cfg.repeats}")
     if not cfg.batch_sizes or any(b < 1 for b in cfg.batch_sizes):
@@ -116,7 +120,12 @@ def make_plan(cfg: BenchConfig) -> Plan:
     if (why := keras_mismatch(cfg)):
         skipped.update({s.spec: why for s in specs if s.is_reference})
     for s in specs:
-        if s.spec not in skipped and (why := _device_missing(s, cfg.device)):
+        if s.spec in skipped:
+            continue
+        entry = backends.entry(s.backend or "tensorflow")
+        if cfg.threads and not entry.threads:
+            skipped[s.spec] = f"{entry.name} cannot set its thread count (--threads)"
+        elif local and (why := _device_missing(s, cfg.device)):
             skipped[s.spec] = why
     runnable = [s for s in specs if s.spec not in skipped]
     if cfg.floor:
@@ -142,7 +151,6 @@ def keras_mismatch(cfg: BenchConfig) -> str | None:
 def _device_missing(spec: ImplSpec, device: str | None) -> str | None:
     """Why ``spec`` cannot run on its device here, for GPU runs only (probing a GPU backend means
     importing its library here; a CPU backend whose library is installed always runs)."""
-    from .. import backends
     from ..errors import BackendUnavailable
     from ..selection import get_backend
 
@@ -239,14 +247,17 @@ def _append_row(path: Path, row: dict) -> None:
 def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = False,
                   progress: Callable[[int, int, dict], None] | None = None,
                   run_job: Callable[[dict, dict], dict] = run_job_subprocess,
-                  executor: Executor | None = None) -> tuple[list[dict], dict[str, str]]:
+                  executor: Executor | None = None,
+                  plan: Plan | None = None) -> tuple[list[dict], dict[str, str]]:
     """Run (or resume) the benchmark into ``out_dir``; return this configuration's rows and skips.
 
     Rows of an earlier run with the same training configuration are kept and their measurements
     skipped; an earlier run of another configuration is an error unless ``fresh``. Measurements
-    run here one by one with ``run_job``, or on every machine of ``executor``.
+    run here one by one with ``run_job``, or on every machine of ``executor``. ``plan``: the
+    caller's ``make_plan(cfg)``, if it made one already.
     """
-    plan = make_plan(cfg)  # a bad configuration fails here, before anything is created
+    if plan is None:  # a bad configuration fails here, before anything is created
+        plan = make_plan(cfg, local=executor is None)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -274,7 +285,12 @@ def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = Fa
         rows.append(row)
         if progress:
             progress(i, len(todo), row)
+    return select_rows(rows, jobs), plan.skipped
+
+
+def select_rows(rows: list[dict], jobs: list[dict]) -> list[dict]:
+    """The rows of these jobs, without failures that a later run of the same job redid."""
     wanted = {_key(j) for j in jobs}
-    redone = {_key(r) for r in rows if r.get("status") == "ok"}  # failures since measured again
+    redone = {_key(r) for r in rows if r.get("status") == "ok"}
     return [r for r in rows if _key(r) in wanted
-            and (r.get("status") == "ok" or _key(r) not in redone)], plan.skipped
+            and (r.get("status") == "ok" or _key(r) not in redone)]

@@ -39,7 +39,9 @@ def _initial_weights(cfg: dict, sizes: list[int], dtype: str) -> list[np.ndarray
                        np.random.default_rng(cfg["seed"]), dtype)
 
 
-WARMUP_STEPS = 200  # TF's runtime needs more than its first call to settle: warm up by steps
+# TF's runtime needs more than its first call to settle: warm up by steps (at least 200, in
+# whole epochs, but at most 5 epochs: at batch 60000 that is 5 steps)
+WARMUP_STEPS = 200
 
 
 def warmup_epochs(n: int, batch_size: int) -> int:
