@@ -137,6 +137,7 @@ def test_an_interrupted_fit_puts_back_the_weights_and_state(backend, tiny_data, 
     assert float(backend.to_numpy(model.opt_state["t"])) == state_t and model.l2 == (0.0, 0.0)
 
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
 def test_divergence_as_an_error_still_keeps_the_last_good_weights(tiny_data):
     x, y = tiny_data
     model = MLP([12, 8, 3], seed=0)
