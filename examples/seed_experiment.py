@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mlp_core import get_preset
 from mlp_core.bench.report import summarize, write_reports
 from mlp_core.bench.runner import BenchConfig, print_progress, run_benchmark
 
@@ -32,17 +31,10 @@ KERAS = {"keras": "the Keras model (float32)", "numpy": "mlp-core numpy, the Ker
 
 
 def config(preset_name: str, impls: list[str], args: argparse.Namespace) -> BenchConfig:
-    p = get_preset(preset_name)
-    opt = p.optimizer_options
-    return BenchConfig(dataset=args.dataset, scaler=p.scaler, layers=list(p.hidden),
-                       activation=p.model["activation"], output=p.model["output"],
-                       loss=p.model["loss"], init=p.model["init"],
-                       init_scale=p.model["init_scale"], optimizer=p.optimizer,
-                       lr=opt.get("learning_rate"), momentum=opt.get("momentum"),
-                       decay=opt.get("decay"), reduction=p.reduction, eval_train=p.eval_train,
-                       l2=p.l2(), epochs=args.epochs, impls=impls,
-                       batch_sizes=[int(b) for b in args.batch_sizes.split(",")],
-                       repeats=args.repeat, floor=False, native_blas=args.native_blas)
+    return BenchConfig.from_preset(preset_name, dataset=args.dataset, epochs=args.epochs,
+                                   impls=impls,
+                                   batch_sizes=[int(b) for b in args.batch_sizes.split(",")],
+                                   repeats=args.repeat, floor=False, native_blas=args.native_blas)
 
 
 def main() -> None:

@@ -197,7 +197,7 @@ class MLP:
         if reduction not in REDUCTIONS:
             raise MLPError(f"unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
         opt = get_optimizer(optimizer, learning_rate=learning_rate)
-        self._check_memory(x.shape[0], batch_size)
+        self._check_fit_memory(x.shape[0], batch_size)
         before = (self.l1, self.l2, self.reduction)
         self.l1, self.l2, self.reduction = l1s, l2s, reduction
         net = self._network(bool(propagate_input_delta))
@@ -301,7 +301,7 @@ class MLP:
     def _to_device(self, x: np.ndarray, y: np.ndarray) -> tuple:
         return self.backend.asarray(x, self.dtype), self.backend.asarray(self._one_hot(y), self.dtype)
 
-    def _check_memory(self, n_rows: int, batch_size: int) -> None:
+    def _check_fit_memory(self, n_rows: int, batch_size: int) -> None:
         """Refuse, before any work, a fit whose data and batch activations cannot fit in memory."""
         item = np.dtype(self.dtype).itemsize
         data = n_rows * (self.layers[0] + self.layers[-1]) * item

@@ -116,7 +116,6 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 def resolve_preset(args: argparse.Namespace) -> None:
     """Fill every preset-governed option the user left out from ``args.preset``, in place."""
     preset = get_preset(args.preset)
-    layers_given = args.layers is not None
     defaults = {"layers": list(preset.hidden), **preset.model, "optimizer": preset.optimizer,
                 "reduction": preset.reduction, "epochs": preset.epochs, "scaler": preset.scaler}
     for key, value in defaults.items():
@@ -127,7 +126,7 @@ def resolve_preset(args: argparse.Namespace) -> None:
         if getattr(args, key) is None and args.optimizer == preset.optimizer:
             setattr(args, key, preset.optimizer_options.get(name))
     if args.l2 is None:  # the preset's rule follows the hidden layers actually asked for
-        args.l2 = preset.l2(len(args.layers)) if layers_given else preset.l2()
+        args.l2 = preset.l2(len(args.layers))
     if getattr(args, "batch_size", None) is None:
         args.batch_size = preset.batch_size
     if getattr(args, "eval_train", None) is None:

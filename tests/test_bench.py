@@ -239,3 +239,9 @@ def test_a_warmed_up_measurement_trains_exactly_as_a_cold_fit(toy_cfg):
     cold = run_job({**job, "config": replace(toy_cfg, epochs=3, warmup=False).training()})
     assert warm["final_loss"] == cold["final_loss"]
     assert warm["test_accuracy"] == cold["test_accuracy"]
+
+
+def test_the_default_configuration_is_the_seed_keras_preset():
+    assert BenchConfig.from_preset("seed-keras").training() == BenchConfig().training()
+    myann = BenchConfig.from_preset("seed-myann", epochs=2)
+    assert myann.reduction == "sum" and myann.momentum == 5e-5 and myann.epochs == 2

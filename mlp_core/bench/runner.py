@@ -61,6 +61,17 @@ class BenchConfig:
     repeats: int = 3
     floor: bool = True
 
+    @classmethod
+    def from_preset(cls, name: str, **overrides) -> "BenchConfig":
+        """The configuration of preset ``name`` (see :mod:`mlp_core.presets`); overrides win."""
+        p = get_preset(name)
+        opt = p.optimizer_options
+        return cls(**{**dict(scaler=p.scaler, layers=list(p.hidden), **p.model,
+                             optimizer=p.optimizer, lr=opt.get("learning_rate"),
+                             momentum=opt.get("momentum"), decay=opt.get("decay"),
+                             reduction=p.reduction, eval_train=p.eval_train, l2=p.l2(),
+                             epochs=p.epochs), **overrides})
+
     def training(self) -> dict:
         """The part every row must share for rows to be comparable (and resumable)."""
         d = asdict(self)
