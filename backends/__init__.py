@@ -11,9 +11,8 @@ import importlib.util
 import inspect
 from dataclasses import dataclass, field
 
-from .base import Backend  # first: the core imports it while this package is initialising
-
-from ..errors import BackendUnavailable, MLPError, choice_error  # noqa: E402
+from ..errors import BackendUnavailable, MLPError, choice_error
+from .base import Backend
 
 
 @dataclass(frozen=True)
@@ -34,10 +33,12 @@ class BackendEntry:
     install: str  # the command that makes it available
     devices: tuple[str, ...]
     variants: tuple[Variant, ...] = ()  # empty: one variant, the backend's name, default options
-    modes: tuple[str, ...] = ()  # values of its "mode" option, if it has one
+    modes: tuple[str, ...] = ()  # values of its "mode" option, if it has one; the first is the
+    # default, and ``create`` checks the value (the class itself declares none)
     floor: str = ""  # the backend whose matrix-product floor applies (default: itself)
     threads: bool = True  # whether it takes a thread count
     benchmark: bool = True  # worth timing against the others (not a conformance check)
+    keras: str = ""  # the KERAS_BACKEND under which Keras runs on it: the bench's Keras reference
 
     def __post_init__(self) -> None:
         if not self.variants:
@@ -61,7 +62,7 @@ REGISTRY: dict[str, BackendEntry] = {
                       Variant("tensorflow-eager", {"mode": "eager"}),
                       Variant("tensorflow-xla", {"mode": "compiled", "jit_compile": True},
                               tested=False)),
-                     ("compiled", "eager")),
+                     ("compiled", "eager"), keras="tensorflow"),
         BackendEntry("cupy", "mlp_core.backends.cupy_backend", "CupyBackend",
                      ("cupy",), 'pip install "mlp-core[cupy]"', ("gpu",)),
         BackendEntry("torch", "mlp_core.backends.torch_backend", "TorchBackend",
@@ -76,6 +77,7 @@ REGISTRY: dict[str, BackendEntry] = {
                      ("compiled", "eager"), threads=False),  # XLA sizes its pool at start
     ]
 }
+DEFAULT_BACKEND = "numpy"  # where no argument, context, set_backend or MLP_BACKEND says otherwise
 
 
 def variants(tested_only: bool = False) -> list[tuple[Variant, BackendEntry]]:
@@ -120,8 +122,21 @@ def create(name: str, device: str | None = None, **options) -> Backend:
     if unknown:
         raise MLPError(f"backend {e.name!r} takes no option {', '.join(unknown)}; "
                        f"valid: {', '.join(sorted(accepted)) or 'none'}")
-    return cls(device=device, **options)
+    if e.modes:
+        options = {"mode": e.modes[0], **options}
+        if options["mode"] not in e.modes:
+            raise MLPError(f"backend {e.name!r} has no mode {options['mode']!r}; "
+                           f"valid: {', '.join(e.modes)}")
+    backend = cls(device=device, **options)
+    backend.options = dict(options)
+    return backend
 
 
-__all__ = ["Backend", "BackendEntry", "REGISTRY", "Variant", "create", "entry", "missing_libraries",
-           "variant", "variants"]
+def libraries() -> list[str]:
+    """The import names of every library some backend needs, in registry order (the bench
+    records their versions)."""
+    return list(dict.fromkeys(lib for e in REGISTRY.values() for lib in e.requires))
+
+
+__all__ = ["Backend", "BackendEntry", "DEFAULT_BACKEND", "REGISTRY", "Variant", "create", "entry",
+           "libraries", "missing_libraries", "variant", "variants"]

@@ -11,9 +11,25 @@ again after passing it to a kernel that returns its replacement.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import contextlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
 
 import numpy as np
+
+
+class CompiledEpoch:
+    """What :meth:`Backend.compile` returns: the epoch function, callable as it was, that says in
+    ``last_compile_s`` how many seconds its latest call spent tracing or compiling (0 when it ran
+    what was compiled before). The training loop records them apart from the batches' time."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+        self.last_compile_s = 0.0
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
 
 
 class Backend:
@@ -26,6 +42,9 @@ class Backend:
     def __init__(self, xp: Any, device: str = "cpu") -> None:
         self.xp = xp
         self.device = device
+        #: the options it was created with (``backends.create`` sets them), so that a backend
+        #: made again for another device keeps them
+        self.options: dict = {}
 
     # -- data movement -------------------------------------------------------------------
     def asarray(self, host: Any, dtype: str | None = None) -> Any:
@@ -45,9 +64,15 @@ class Backend:
     def synchronize(self) -> None:
         """Wait until queued device work is finished (a no-op on the CPU)."""
 
-    def compile(self, fn: Callable) -> Callable:
-        """Return ``fn`` (the core's pure epoch function) as is, or traced/compiled."""
-        return fn
+    def compile(self, fn: Callable) -> CompiledEpoch:
+        """The core's pure epoch function ``fn``, as is here, or traced/compiled."""
+        return CompiledEpoch(fn)
+
+    def device_scope(self) -> AbstractContextManager:
+        """A context in which the library places new arrays and functions on this backend's
+        device (TensorFlow's ``tf.device``); nothing to do here. The bench's Keras reference
+        builds its model inside it."""
+        return contextlib.nullcontext()
 
     # -- threads and description ---------------------------------------------------------
     def set_threads(self, n: int | None) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendUnavailable
-
 from .base import Backend
 
 
@@ -55,30 +54,37 @@ class CupyBackend(Backend):
         super().__init__(xp_cupy, device)
         self.cupy = cupy
         self.mode = "fused" if fused else "eager"
-        if fused:  # decided once: the fused kernels replace the generic ones on this instance
-            self._k = _kernels(cupy)
-            self.sigmoid, self.sigmoid_backward = self._fused_sigmoid, self._fused_sigmoid_backward
-            self.sgd_update, self.rmsprop_update = self._fused_sgd, self._fused_rmsprop
-            self.adam_update = self._fused_adam
+        self._k = _kernels(cupy) if fused else None  # None: the generic kernels
 
-    def _fused_sigmoid(self, z):
+    # -- fused kernels: one launch each, updating in place (fused=False: the generic ones)
+    def sigmoid(self, z):
+        if self._k is None:
+            return super().sigmoid(z)
         return self._k["sigmoid"](z)
 
-    def _fused_sigmoid_backward(self, a, delta):
+    def sigmoid_backward(self, a, delta):
+        if self._k is None:
+            return super().sigmoid_backward(a, delta)
         return self._k["sigmoid_backward"](a, delta)
 
-    def _fused_sgd(self, p, g, m, lr, momentum, nesterov):
+    def sgd_update(self, p, g, m, lr, momentum, nesterov):
+        if self._k is None:
+            return super().sgd_update(p, g, m, lr, momentum, nesterov)
         if m is None:
             self._k["sgd"](g, lr, p)
         else:
             self._k["sgd_momentum"](g, lr, momentum, nesterov, p, m)
         return p, m
 
-    def _fused_rmsprop(self, p, g, v, lr, rho, eps):
+    def rmsprop_update(self, p, g, v, lr, rho, eps):
+        if self._k is None:
+            return super().rmsprop_update(p, g, v, lr, rho, eps)
         self._k["rmsprop"](g, lr, rho, eps, p, v)
         return p, v
 
-    def _fused_adam(self, p, g, m, v, alpha, beta_1, beta_2, eps):
+    def adam_update(self, p, g, m, v, alpha, beta_1, beta_2, eps):
+        if self._k is None:
+            return super().adam_update(p, g, m, v, alpha, beta_1, beta_2, eps)
         self._k["adam"](g, alpha, beta_1, beta_2, eps, p, m, v)
         return p, m, v
 

@@ -4,10 +4,9 @@
 full batches as one ``lax.fori_loop`` whose body takes each batch's rows of the permutation with
 ``lax.dynamic_slice`` (XLA needs static shapes, so no ``perm[start:stop]`` with traced bounds), then
 the last, smaller batch (its size is static too) after it. One compile per dataset size and batch
-size; the epoch then runs without returning to Python. It pays: on the seed network 784-70-30-10,
-batch 500, the 10,000-row MNIST test split, 2 CPU cores, the compiled epoch takes 0.024 s against
-0.030 to 0.040 s for a jitted batch function called from a Python loop, and compiles in 0.45 s.
-``mode="eager"`` runs op by op (the default Python loop), for debugging.
+size; the epoch then runs without returning to Python, which pays against a jitted batch function
+called from a Python loop (``docs/performance.md`` has the measurement). ``mode="eager"`` runs op
+by op (the default Python loop), for debugging.
 
 JAX arrays are immutable: the backend keeps the pure generic kernels, and ``copy`` returns its
 argument. Compile time is reported apart: the first call with new argument shapes lowers and
@@ -24,25 +23,20 @@ cannot be set here: run the process under ``taskset`` to limit it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from time import perf_counter
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ..errors import BackendUnavailable, MLPError
-
-from .base import Backend
-
-MODES = ("compiled", "eager")
+from .base import Backend, CompiledEpoch
 
 
 class JaxBackend(Backend):
     name = "jax"
 
-    def __init__(self, device: str = "cpu", mode: str = "compiled",
-                 threads: int | None = None) -> None:
-        if mode not in MODES:
-            raise MLPError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
+    def __init__(self, device: str = "cpu", *, mode: str, threads: int | None = None) -> None:
         import jax
         import jax.numpy as jnp
 
@@ -79,29 +73,13 @@ class JaxBackend(Backend):
             self.jax.block_until_ready(self._pending)
             self._pending = None
 
-    def compile(self, fn: Callable) -> Callable:
+    def compile(self, fn: Callable) -> CompiledEpoch:
         """``jax.jit(fn)``, compiled ahead of time (and timed) once per argument signature; in
         eager mode ``fn`` itself. Either way the result is kept for ``synchronize``."""
-        jax = self.jax
-        jitted = jax.jit(fn)
-        executables: dict = {}
+        return _JitEpoch(fn, self)
 
-        def run(*args):
-            run.last_compile_s, call = 0.0, fn
-            if self.mode == "compiled":
-                leaves, tree = jax.tree_util.tree_flatten(args)
-                key = (tree, jax.config.jax_enable_x64,
-                       tuple((x.shape, x.dtype, getattr(x, "weak_type", False)) for x in leaves))
-                if key not in executables:
-                    t = perf_counter()
-                    executables[key] = jitted.lower(*args).compile()
-                    run.last_compile_s = perf_counter() - t
-                call = executables[key]
-            self._pending = call(*args)
-            return self._pending
-
-        run.last_compile_s = 0.0
-        return run
+    def device_scope(self):
+        return self.jax.default_device(self.jax_device)
 
     def epoch_loop(self, body, carry, perm, batch_size, *args):
         if self.mode == "eager":
@@ -150,3 +128,26 @@ class JaxBackend(Backend):
 
     def gather_rows(self, x, idx):
         return self.xp.take(x, idx, axis=0, mode="clip")  # idx is a valid permutation: no fill
+
+
+class _JitEpoch(CompiledEpoch):
+    def __init__(self, fn: Callable, backend: JaxBackend) -> None:
+        super().__init__(fn)
+        self.backend = backend
+        self.jitted = backend.jax.jit(fn)
+        self.executables: dict = {}
+
+    def __call__(self, *args: Any) -> Any:
+        be, jax = self.backend, self.backend.jax
+        self.last_compile_s, call = 0.0, self.fn
+        if be.mode == "compiled":
+            leaves, tree = jax.tree_util.tree_flatten(args)
+            key = (tree, jax.config.jax_enable_x64,
+                   tuple((x.shape, x.dtype, getattr(x, "weak_type", False)) for x in leaves))
+            if key not in self.executables:
+                t = perf_counter()
+                self.executables[key] = self.jitted.lower(*args).compile()
+                self.last_compile_s = perf_counter() - t
+            call = self.executables[key]
+        be._pending = call(*args)
+        return be._pending

@@ -2,7 +2,8 @@
 
 The overrides below are the generic kernels of ``base.Backend`` rewritten to update fresh arrays
 in place and to reuse gather buffers: the same arithmetic with fewer temporaries and page faults.
-Each one is checked against the generic version in ``tests/test_kernels.py``; ``docs/performance.md``
+Each one is checked against the generic version in ``tests/test_kernels.py``;
+``docs/performance.md``
 gives the measurements behind them.
 """
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from time import perf_counter
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ..errors import BackendUnavailable, MLPError
-
-from .base import Backend
-
-MODES = ("compiled", "eager")
+from .base import Backend, CompiledEpoch
 
 
 def import_tensorflow():
@@ -63,10 +61,8 @@ def set_tf_threads(tf, intra: int | None, inter: int | None) -> None:
 class TensorFlowBackend(Backend):
     name = "tensorflow"
 
-    def __init__(self, device: str = "cpu", mode: str = "compiled", jit_compile: bool = False,
+    def __init__(self, device: str = "cpu", *, mode: str, jit_compile: bool = False,
                  threads: int | None = None, inter_op_threads: int | None = None) -> None:
-        if mode not in MODES:
-            raise MLPError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
         tf = import_tensorflow()
         set_tf_threads(tf, threads, inter_op_threads)
         gpus = tf.config.list_physical_devices("GPU")
@@ -106,27 +102,13 @@ class TensorFlowBackend(Backend):
         if self.device == "gpu":
             self.tf.test.experimental.sync_devices()
 
-    def compile(self, fn: Callable) -> Callable:
-        tf, device = self.tf, self.tf_device
+    def compile(self, fn: Callable) -> CompiledEpoch:
         if self.mode == "compiled":
-            fn = tf.function(fn, jit_compile=self.jit_compile or None)
+            return _TracedEpoch(self.tf.function(fn, jit_compile=self.jit_compile or None), self)
+        return _PlacedEpoch(fn, self)
 
-        def run(*args):
-            run.last_compile_s = 0.0
-            with tf.device(device):
-                if self.mode == "compiled":
-                    # trace first, timed apart, when these arguments need a new trace (the call
-                    # below reuses it; a known signature costs a cache look-up); TensorFlow's
-                    # graph optimisation still happens inside the first call
-                    traces, t = fn.experimental_get_tracing_count(), perf_counter()
-                    fn.get_concrete_function(*args)
-                    if fn.experimental_get_tracing_count() > traces:
-                        run.last_compile_s = perf_counter() - t
-                return fn(*args)
-
-        run.last_compile_s = 0.0  # seconds the latest call spent tracing (the loop records it)
-        run.traced = fn  # exposes experimental_get_tracing_count() in compiled mode
-        return run
+    def device_scope(self):
+        return self.tf.device(self.tf_device)
 
     def peak_memory_mb(self) -> float | None:
         if self.device != "gpu":
@@ -139,10 +121,11 @@ class TensorFlowBackend(Backend):
 
     def describe(self) -> dict:
         tf = self.tf
+        threading = tf.config.threading
         info = {**super().describe(), "tensorflow": tf.__version__,
                 "jit_compile": self.jit_compile,
-                "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or "default",
-                "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or "default"}
+                "intra_op_threads": threading.get_intra_op_parallelism_threads() or "default",
+                "inter_op_threads": threading.get_inter_op_parallelism_threads() or "default"}
         if self._gpu_name:
             info["gpu"] = self._gpu_name
         return info
@@ -166,3 +149,30 @@ class TensorFlowBackend(Backend):
 
     def sigmoid(self, z):
         return self.tf.math.sigmoid(z)
+
+
+class _PlacedEpoch(CompiledEpoch):
+    """The epoch run op by op on the backend's device."""
+
+    def __init__(self, fn: Callable, backend: TensorFlowBackend) -> None:
+        super().__init__(fn)
+        self.backend = backend
+
+    def __call__(self, *args: Any) -> Any:
+        with self.backend.device_scope():
+            return self.fn(*args)
+
+
+class _TracedEpoch(_PlacedEpoch):
+    """The epoch as one ``tf.function``: a call whose arguments need a new trace traces first,
+    timed apart (the call itself then reuses it; a known signature costs a cache look-up).
+    TensorFlow's graph optimisation still happens inside the first call."""
+
+    def __call__(self, *args: Any) -> Any:
+        traced = self.fn
+        with self.backend.device_scope():
+            traces, t = traced.experimental_get_tracing_count(), perf_counter()
+            traced.get_concrete_function(*args)
+            retraced = traced.experimental_get_tracing_count() > traces
+            self.last_compile_s = perf_counter() - t if retraced else 0.0
+            return traced(*args)

@@ -4,25 +4,16 @@ Data and weights live on ``device`` ("cpu", or "gpu": CUDA); the dataset moves t
 shuffling is a device gather. Gradients are computed by hand, so autograd records nothing: every
 epoch runs under ``torch.no_grad()``.
 
-``mode="eager"`` (default) runs op by op with in-place kernels (the NumPy backend's, in torch ops;
-about 10% faster per epoch than the generic kernels here, within this machine's noise).
-``mode="compiled"`` compiles the per-batch function (``train_batch``, through ``epoch_loop``) with
-``torch.compile`` (Inductor) and keeps the Python loop over batches; its kernels are the pure
-generic ones, which Inductor fuses. Each batch shape (the full batches, a smaller last one) is
-compiled once, with static shapes (``dynamic=False``).
+``mode="eager"`` (the registry's default) runs op by op with in-place kernels (the NumPy backend's,
+in torch ops). ``mode="compiled"`` compiles the per-batch function (``train_batch``, through
+``epoch_loop``) with ``torch.compile`` (Inductor) and keeps the Python loop over batches; its
+kernels are the pure generic ones, which Inductor fuses. Each batch shape (the full batches, a
+smaller last one) is compiled once, with static shapes (``dynamic=False``). Per batch rather than
+the whole epoch, because Dynamo unrolls an epoch's batch loop into one graph whose compile time
+grows with the batches per epoch; ``docs/performance.md`` has the measurements behind both choices.
 
-Why per batch, not the whole epoch: Dynamo unrolls the epoch's batch loop into one graph. Measured
-on the seed network 784-70-30-10, RMSprop, L2, batch 500, the 10,000-row MNIST test split (20
-batches), torch 2.13 on 2 shared CPU cores, seconds per epoch (median of epochs 2 to 11, two runs):
-eager 0.050 and 0.037; per-batch compiled 0.046 and 0.031, after compiling for 22 s (5 s with
-Inductor's on-disk cache warm); whole epoch compiled 0.025, after compiling for 71 s. The whole
-epoch runs a fifth faster, but its compile time grows with the batches per epoch (120 for
-Fashion-MNIST at batch 500, 600 at batch 100) and is paid again for every dataset length; the
-per-batch graph is compiled in seconds, once, for any dataset. (Fashion-MNIST, 60,000 rows, 3
-epochs: eager 0.32 to 0.42 s per epoch, compiled 0.21 to 0.26 s after 11 s of compiling.)
-
-Compile time is reported apart: a compiled epoch's ``last_compile_s`` attribute holds the seconds
-its latest call spent compiling (the first ``torch.compile`` imports Dynamo and Inductor; then each
+Compile time is reported apart: the compiled epoch's ``last_compile_s`` holds the seconds its
+latest call spent compiling (the first ``torch.compile`` imports Dynamo and Inductor; then each
 call that meets a new batch shape: tracing, compiling and running that one batch), and the training
 loop moves them from the batches' time into ``time_compile``. Dynamo's limit of 8 graphs per
 function is lifted while compiling, since every model configuration is a graph of one function.
@@ -30,26 +21,22 @@ function is lifted while compiling, since every model configuration is a graph o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import perf_counter
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from ..errors import BackendUnavailable, MLPError
+from ..errors import BackendUnavailable
+from .base import Backend, CompiledEpoch
 
-from .base import Backend
-
-MODES = ("eager", "compiled")
 _DEFAULT_THREADS: int | None = None  # torch's own thread count, before any backend set one
 
 
 class TorchBackend(Backend):
     name = "torch"
 
-    def __init__(self, device: str = "cpu", mode: str = "eager",
-                 threads: int | None = None) -> None:
-        if mode not in MODES:
-            raise MLPError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
+    def __init__(self, device: str = "cpu", *, mode: str, threads: int | None = None) -> None:
         import torch
 
         if device == "gpu" and not torch.cuda.is_available():
@@ -69,10 +56,7 @@ class TorchBackend(Backend):
             self.set_threads(threads)
         self._bodies: dict[Callable, Callable] = {}  # batch function -> its compiled version
         self._compile_s = 0.0  # seconds spent compiling in the current epoch call
-        if mode == "eager":  # decided once: in-place kernels replace the generic ones here
-            self.sigmoid_backward = self._inplace_sigmoid_backward
-            self.add_scaled, self.sgd_update = self._inplace_add_scaled, self._inplace_sgd
-            self.rmsprop_update, self.adam_update = self._inplace_rmsprop, self._inplace_adam
+        self._inplace = mode == "eager"  # in-place kernels; the compiled mode keeps pure ones
 
     # -- data movement --------------------------------------------------------------------
     def asarray(self, host: Any, dtype: str | None = None) -> Any:
@@ -91,19 +75,12 @@ class TorchBackend(Backend):
         if self.device == "gpu":
             self.torch.cuda.synchronize()
 
-    def compile(self, fn: Callable) -> Callable:
+    def compile(self, fn: Callable) -> CompiledEpoch:
         """``fn`` under ``no_grad``; in compiled mode ``epoch_loop`` compiles its batch body."""
-        torch = self.torch
+        return _NoGradEpoch(fn, self)
 
-        def run(*args):
-            self._compile_s = 0.0
-            with torch.no_grad():
-                out = fn(*args)
-            run.last_compile_s = self._compile_s
-            return out
-
-        run.last_compile_s = 0.0
-        return run
+    def device_scope(self):
+        return self.torch_device  # a torch.device is a context manager: the default device
 
     def epoch_loop(self, body, carry, perm, batch_size, *args):
         if self.mode == "compiled":
@@ -174,14 +151,21 @@ class TorchBackend(Backend):
     def sigmoid(self, z):
         return self.torch.sigmoid(z)
 
-    # -- in-place kernels (eager mode): the generic arithmetic on fresh arrays, fewer temporaries
-    def _inplace_sigmoid_backward(self, a, delta):
+    # -- in-place kernels (eager mode): the generic arithmetic on fresh arrays, fewer temporaries;
+    # under torch.compile the pure generic forms, which Inductor fuses
+    def sigmoid_backward(self, a, delta):
+        if not self._inplace:
+            return super().sigmoid_backward(a, delta)
         return delta.mul_(a * (1.0 - a))
 
-    def _inplace_add_scaled(self, g, w, alpha):
+    def add_scaled(self, g, w, alpha):
+        if not self._inplace:
+            return super().add_scaled(g, w, alpha)
         return g.add_(w, alpha=alpha)
 
-    def _inplace_sgd(self, p, g, m, lr, momentum, nesterov):
+    def sgd_update(self, p, g, m, lr, momentum, nesterov):
+        if not self._inplace:
+            return super().sgd_update(p, g, m, lr, momentum, nesterov)
         g.mul_(lr)
         if m is None:
             return p.sub_(g), None
@@ -192,13 +176,34 @@ class TorchBackend(Backend):
             p.add_(m)
         return p, m
 
-    def _inplace_rmsprop(self, p, g, v, lr, rho, eps):
+    def rmsprop_update(self, p, g, v, lr, rho, eps):
+        if not self._inplace:
+            return super().rmsprop_update(p, g, v, lr, rho, eps)
         v.mul_(rho).addcmul_(g, g, value=1.0 - rho)
         t = (v + eps).sqrt_()
         return p.sub_(self.torch.div(g, t, out=t).mul_(lr)), v
 
-    def _inplace_adam(self, p, g, m, v, alpha, beta_1, beta_2, eps):
+    def adam_update(self, p, g, m, v, alpha, beta_1, beta_2, eps):
+        if not self._inplace:
+            return super().adam_update(p, g, m, v, alpha, beta_1, beta_2, eps)
         m.add_((g - m).mul_(1.0 - beta_1))
         v.add_((g * g).sub_(v).mul_(1.0 - beta_2))
         t = v.sqrt().add_(eps)
         return p.sub_(self.torch.div(m, t, out=t).mul_(alpha)), m, v
+
+
+class _NoGradEpoch(CompiledEpoch):
+    """The epoch under ``torch.no_grad()``; the seconds its batch bodies spent compiling (in
+    compiled mode) are its ``last_compile_s``."""
+
+    def __init__(self, fn: Callable, backend: TorchBackend) -> None:
+        super().__init__(fn)
+        self.backend = backend
+
+    def __call__(self, *args: Any) -> Any:
+        be = self.backend
+        be._compile_s = 0.0
+        with be.torch.no_grad():
+            out = self.fn(*args)
+        self.last_compile_s = be._compile_s
+        return out

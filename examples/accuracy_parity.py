@@ -14,7 +14,8 @@ import argparse
 import statistics
 from pathlib import Path
 
-from mlp_core.bench.runner import BenchConfig, print_progress, run_benchmark
+from mlp_core.bench.config import BenchConfig
+from mlp_core.bench.runner import print_progress, run_benchmark
 
 
 def main() -> None:

@@ -3,9 +3,9 @@
     python examples/compare_backends.py --epochs 35 --batch-sizes 500,10000 --out results/compare
 
 The implementations are every tested variant of every backend in the registry worth timing
-(not the array-api-strict conformance check) whose library is installed here, plus Keras; MLP_BACKEND, if set, narrows the list to that backend's
-variants (plus Keras). A GPU-only backend without a GPU is skipped with the reason. The same as
-``mlp-core bench``, from Python.
+(not the array-api-strict conformance check) whose library is installed here, plus Keras;
+MLP_BACKEND, if set, narrows the list to that backend's variants (plus Keras). A GPU-only backend
+without a GPU is skipped with the reason. The same as ``mlp-core bench``, from Python.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import os
 from mlp_core import backends
 from mlp_core.bench.report import markdown_table, summarize, write_reports
 from mlp_core.bench.runner import BenchConfig, print_progress, run_benchmark
-
 
 
 def main() -> None:

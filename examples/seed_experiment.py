@@ -1,4 +1,5 @@
-"""Replay the seed article: the Keras model against the author's own NumPy MLP, and what each fix buys.
+"""Replay the seed article: the Keras model against the author's own NumPy MLP, and what each fix
+buys.
 
 The article trained two models on MNIST: a Keras/TF2 model (the ``seed-keras`` preset) and the
 author's hand-written NumPy MLP (the ``seed-myann`` preset: logloss, SGD, summed gradients, a
@@ -18,8 +19,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mlp_core.bench.config import BenchConfig
 from mlp_core.bench.report import summarize, write_reports
-from mlp_core.bench.runner import BenchConfig, print_progress, run_benchmark
+from mlp_core.bench.runner import print_progress, run_benchmark
 
 MYANN = {
     "numpy+f64+input-delta": "the author's MLP as it started: float64, input delta",

@@ -24,7 +24,8 @@ def main() -> None:
     print(f"{model} on {ds.name} from {ds.source}")
     history = model.fit(ds.x_train, ds.y_train, epochs=args.epochs, batch_size=args.batch_size,
                         optimizer="rmsprop", l2=0.01)
-    print(f"trained in {history.train_time:.2f} s; test accuracy {model.score(ds.x_test, ds.y_test):.4f}")
+    accuracy = model.score(ds.x_test, ds.y_test)
+    print(f"trained in {history.train_time:.2f} s; test accuracy {accuracy:.4f}")
 
 
 if __name__ == "__main__":

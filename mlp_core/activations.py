@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from .backends.base import Backend
-
 from .errors import choice_error
 
 
@@ -16,6 +15,10 @@ class Activation:
     name: str
     #: outputs lie strictly in (0, 1), as log loss and cross-entropy need
     in_unit_interval = False
+    #: the output is sigmoid(z) element-wise: a loss may work from the logits z instead
+    is_elementwise_sigmoid = False
+    #: the output is softmax(z) over each row: a loss may reuse it as the probabilities
+    is_row_softmax = False
 
     def forward(self, be: Backend, z: Any) -> Any:
         raise NotImplementedError
@@ -25,7 +28,7 @@ class Activation:
 
 
 class Sigmoid(Activation):
-    name, in_unit_interval = "sigmoid", True
+    name, in_unit_interval, is_elementwise_sigmoid = "sigmoid", True, True
 
     def forward(self, be, z):
         return be.sigmoid(z)
@@ -69,7 +72,7 @@ class Identity(Activation):
 class Softmax(Activation):
     """Row-wise softmax; meant for the output layer."""
 
-    name, in_unit_interval = "softmax", True
+    name, in_unit_interval, is_row_softmax = "softmax", True, True
 
     def forward(self, be, z):
         xp = be.xp

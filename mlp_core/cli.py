@@ -1,6 +1,9 @@
 """The ``mlp-core`` command: ``train``, ``info`` and ``bench``.
 
-Bad input ends with one line on stderr (``mlp-core: error: ...``) and exit status 2, no traceback.
+Exit status: 0 when the command did what it was asked; 1 when ``train`` stopped early because
+training diverged (the model and history written hold the last good weights) or a bench
+measurement failed; 2 for bad input, with one line on stderr (``mlp-core: error: ...``) and no
+traceback; 130 when interrupted (Ctrl-C, one line ``mlp-core: interrupted``).
 """
 
 from __future__ import annotations
@@ -8,11 +11,24 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+import warnings
+from collections.abc import Sequence
 
 from .errors import MLPError
-from .options import (OneLineParser, add_backend_args, add_model_args, backend_options,
-                      interrupted, positive_int, presets_epilog, resolve_preset)
+from .options import (
+    OneLineParser,
+    add_backend_args,
+    add_model_args,
+    backend_options,
+    describe_options,
+    interrupted,
+    positive_int,
+    presets_epilog,
+    resolve_options,
+)
+from .presets import MODEL_OPTIONS
+
+EXIT_STOPPED_EARLY = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,62 +66,74 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .model import MLP, per_layer
     from .optimizers import get_optimizer
     from .selection import get_backend
+    from .training import TrainingDiverged
 
     # everything that can be checked is checked before the data is read and training starts
-    resolve_preset(args)
+    resolved = resolve_options(args)
+    opts = resolved.values
     if args.eval_every < 0:
         raise MLPError(f"--eval-every must be >= 0, got {args.eval_every}")
-    if args.epochs < 0:
-        raise MLPError(f"--epochs must be >= 0, got {args.epochs}")
+    if opts["epochs"] < 0:
+        raise MLPError(f"--epochs must be >= 0, got {opts['epochs']}")
     outputs = [check_writable(p) for p in (args.json, args.save) if p is not None]
     if len(set(outputs)) < len(outputs):
         raise MLPError("--json and --save name the same file")
-    opt = get_optimizer(args.optimizer, learning_rate=args.lr, momentum=args.momentum,
-                        decay=args.decay)
+    opt = get_optimizer(opts["optimizer"], learning_rate=opts["learning_rate"],
+                        momentum=opts["momentum"], decay=opts["decay"])
     be = get_backend(args.backend, args.device, **backend_options(args))
-    make_scaler(args.scaler)
+    make_scaler(opts["scaler"])
     # every dataset mlp-core knows has 28 x 28 images in 10 classes: the model, made now, checks
     # its options (and its memory) before the data is read
-    model = MLP([IMAGE_PIXELS, *args.layers, N_CLASSES], activation=args.activation,
-                output=args.output, loss=args.loss, init=args.init, init_scale=args.init_scale,
-                seed=args.seed, dtype=args.dtype, backend=be)
+    model = MLP([IMAGE_PIXELS, *opts["layers"], N_CLASSES], seed=args.seed, dtype=args.dtype,
+                backend=be, **{k: opts[k] for k in MODEL_OPTIONS})
     per_layer(args.l1, "l1", len(model.layers) - 1)
-    per_layer(args.l2, "l2", len(model.layers) - 1)
-    ds = load_dataset(args.dataset, args.data_dir, scaler=args.scaler)
+    per_layer(opts["l2"], "l2", len(model.layers) - 1)
+    ds = load_dataset(args.dataset, args.data_dir, scaler=opts["scaler"])
     if ds.x_train.shape[1] != IMAGE_PIXELS:
         raise MLPError(f"{ds.source}: images of {ds.x_train.shape[1]} pixels; mlp-core's datasets "
                        f"have {IMAGE_PIXELS}")
     print(f"{model} on {ds.name} ({ds.x_train.shape[0]} train / {ds.x_test.shape[0]} test, "
-          f"from {ds.source}); preset {args.preset}, mode {be.mode}", file=sys.stderr)
-    history = model.fit(ds.x_train, ds.y_train, epochs=args.epochs, batch_size=args.batch_size,
-                        optimizer=opt, l1=args.l1, l2=args.l2, reduction=args.reduction,
-                        validation_data=(ds.x_test, ds.y_test) if args.eval_every else None,
-                        eval_every=1 if args.eval_train and not args.eval_every else args.eval_every,
-                        eval_train=args.eval_train, verbose=not args.quiet)
+          f"from {ds.source}); {describe_options(resolved)}; mode {be.mode}", file=sys.stderr)
+    eval_every = 1 if opts["eval_train"] and not args.eval_every else args.eval_every
+    with warnings.catch_warnings():  # a divergence is said once, below, as one line
+        warnings.simplefilter("ignore", TrainingDiverged)
+        history = model.fit(ds.x_train, ds.y_train, epochs=opts["epochs"],
+                            batch_size=opts["batch_size"], optimizer=opt, l1=args.l1,
+                            l2=opts["l2"], reduction=opts["reduction"],
+                            validation_data=(ds.x_test, ds.y_test) if args.eval_every else None,
+                            eval_every=eval_every, eval_train=opts["eval_train"],
+                            verbose=not args.quiet)
     result = model.evaluate(ds.x_test, ds.y_test)
-    history.info["test"] = result
-    history.info["preset"] = args.preset
+    history.info.update(test=result, preset=resolved.preset, options_given=resolved.given())
     if args.json:
         history.to_json(args.json)
     if args.save:
         model.save(args.save)
+    print(train_summary(history))
+    print(f"test accuracy {result['accuracy']:.4f}  test loss {result['loss']:.4f}")
+    if history.stop_reason:  # the outputs above hold the last good weights
+        print(f"mlp-core: training stopped early: {history.stop_reason}", file=sys.stderr)
+        return EXIT_STOPPED_EARLY
+    return 0
+
+
+def train_summary(history) -> str:
+    """``train time 6.12 s (shuffle ..., batches ..., eval ...) over 35 epochs``."""
     phases = history.phase_totals()
     compiling = f"compile {phases['compile']:.2f}, " if phases.get("compile") else ""
-    print(f"train time {history.train_time:.2f} s ({compiling}shuffle {phases.get('shuffle', 0):.2f}, "
-          f"batches {phases.get('batches', 0):.2f}, eval {phases.get('eval', 0):.2f}) "
-          f"over {history.epochs} epochs")
-    print(f"test accuracy {result['accuracy']:.4f}  test loss {result['loss']:.4f}")
-    if history.stop_reason:
-        print(f"mlp-core: training stopped early: {history.stop_reason}", file=sys.stderr)
-        return 1
-    return 0
+    epochs = f"{history.epochs_run} epoch{'s' * (history.epochs_run != 1)}"
+    if history.undone:
+        epochs += f" (epoch {history.undone['epoch']} diverged and was undone)"
+    return (f"train time {history.train_time:.2f} s ({compiling}shuffle "
+            f"{phases.get('shuffle', 0):.2f}, batches {phases.get('batches', 0):.2f}, eval "
+            f"{phases.get('eval', 0):.2f}) over {epochs}")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     import platform
 
     from . import __version__, backends
-    from .bench.machine import blas_info, cpu_flags, cpu_model
+    from .machine import blas_info, cpu_flags, cpu_model
 
     blas = blas_info()
     print(f"mlp-core {__version__}, Python {platform.python_version()}, {platform.machine()}, "
@@ -123,7 +151,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             except MLPError as exc:
                 print(f"- {name} [{device}]: not available ({exc})")
                 continue
-            extras = ", ".join(f"{k}={v}" for k, v in details.items() if k not in ("backend", "device"))
+            extras = ", ".join(f"{k}={v}" for k, v in details.items()
+                               if k not in ("backend", "device"))
             print(f"- {name} [{device}]: available; {extras}")
     return 0
 

@@ -27,3 +27,8 @@ class ModelFileError(MLPError):
 def choice_error(kind: str, name: object, valid) -> MLPError:
     """The error for an unknown name: lists every valid one."""
     return MLPError(f"unknown {kind} {name!r}; valid: {', '.join(sorted(valid))}")
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (or its type's name, if it has none)."""
+    return " ".join(str(exc).split()) or type(exc).__name__

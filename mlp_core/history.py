@@ -26,10 +26,18 @@ class History:
     history: dict[str, list] = field(default_factory=dict)
     info: dict = field(default_factory=dict)  # backend, mode, configuration, versions
     stop_reason: str | None = None  # set when training stopped early (a non-finite loss)
+    #: the epoch that ran and was undone when training diverged: its number and phase times
+    undone: dict | None = None
 
     @property
     def epochs(self) -> int:
+        """Epochs trained and kept."""
         return len(self.history.get("loss", []))
+
+    @property
+    def epochs_run(self) -> int:
+        """Epochs that ran: the kept ones and an undone one."""
+        return self.epochs + (self.undone is not None)
 
     def append(self, record: dict) -> None:
         n = self.epochs
@@ -38,15 +46,22 @@ class History:
 
     @property
     def train_time(self) -> float:
-        """Seconds spent in the epochs, all phases (compile, shuffle, batches, evaluation)."""
-        return float(sum(self.history.get("time_epoch", [])))
+        """Seconds spent in the epochs that ran, all phases (compile, shuffle, batches,
+        evaluation), an undone epoch's included."""
+        return self.phase_totals().get("epoch", 0.0)
 
     def phase_totals(self) -> dict[str, float]:
-        return {k[5:]: float(sum(v)) for k, v in self.history.items() if k.startswith("time_")}
+        """Seconds per phase over the epochs that ran (an undone one's included)."""
+        totals = {k[5:]: float(sum(v)) for k, v in self.history.items() if k.startswith("time_")}
+        for key, value in (self.undone or {}).items():
+            if key.startswith("time_"):
+                totals[key[5:]] = totals.get(key[5:], 0.0) + value
+        return totals
 
     def to_dict(self) -> dict:
         return {"format": "mlp-core-history", "version": 1, "info": self.info,
-                "stop_reason": self.stop_reason, "phase_totals": self.phase_totals(),
+                "stop_reason": self.stop_reason, "undone": self.undone,
+                "phase_totals": self.phase_totals(),
                 "history": self.history}
 
     def to_json(self, path: str | os.PathLike) -> None:

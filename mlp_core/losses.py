@@ -28,9 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backends.base import Backend
-
 from .activations import Activation
+from .backends.base import Backend
 from .errors import MLPError, choice_error
 
 EPS = 1e-7  # Keras's epsilon for clipping probabilities
@@ -75,7 +74,7 @@ class CategoricalCrossEntropy(Loss):
     def value_and_delta(self, be, a, z, y, act):
         xp = be.xp
         log_p = _log_softmax(xp, z)  # once, for the value and the delta
-        p = a if act.name == "softmax" else xp.exp(log_p)
+        p = a if act.is_row_softmax else xp.exp(log_p)
         return -xp.sum(y * log_p), p * xp.sum(y, axis=1, keepdims=True) - y
 
 
@@ -114,7 +113,7 @@ class LogLoss(Loss):
 
     def value_sum(self, be, a, z, y, act):
         xp = be.xp
-        if act.name == "sigmoid":  # stable form from the logits: max(z,0) - z*y + log(1+e^-|z|)
+        if act.is_elementwise_sigmoid:  # stable, from the logits: max(z,0) - z*y + log(1+e^-|z|)
             total = xp.sum(xp.where(z > 0, z, xp.zeros_like(z)) - z * y
                            + xp.log1p(xp.exp(-xp.abs(z))))
         else:
@@ -130,7 +129,7 @@ class LogLoss(Loss):
         return g * self._scale(a)
 
     def output_delta(self, be, a, z, y, act):
-        if act.name == "sigmoid":  # the canonical pair: the derivative cancels
+        if act.is_elementwise_sigmoid:  # the canonical pair: the derivative cancels
             return (a - y) * self._scale(a)
         return super().output_delta(be, a, z, y, act)
 

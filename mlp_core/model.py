@@ -8,11 +8,11 @@ boundary, and delegates: the training loop lives in :mod:`mlp_core.training`, th
 from __future__ import annotations
 
 import json
-import math
 import os
 import warnings
+from collections.abc import Sequence
 from time import perf_counter
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,17 +21,32 @@ from .activations import get_activation
 from .backends.base import Backend
 from .errors import BackendUnavailable, MLPError, ModelFileError
 from .history import History
-from .initializers import INITIALIZERS, init_params
+from .initializers import init_params
 from .losses import get_loss
 from .network import REDUCTIONS, Network, forward
 from .optimizers import Optimizer, get_optimizer
 from .persistence import read_model_file, save_model
+from .presets import get_preset
 from .progress import EpochProgress
 from .selection import get_backend
-from .training import (EVAL_CHUNK, TrainingDiverged, copy_state, evaluate_arrays,
-                       make_train_epoch, make_train_step, run_epochs)
-
-DTYPES = ("float32", "float64")
+from .training import (
+    EVAL_CHUNK,
+    EpochPlan,
+    TrainingDiverged,
+    copy_state,
+    evaluate_arrays,
+    make_train_epoch,
+    make_train_step,
+    run_epochs,
+)
+from .validation import (
+    check_inputs,
+    check_labels,
+    check_memory,
+    check_model_options,
+    per_layer,
+    positive_int,
+)
 
 __all__ = ["MLP", "TrainingDiverged", "per_layer"]
 
@@ -63,30 +78,20 @@ class MLP:
                  init_scale: float = 1.0, seed: int | None = 0, dtype: str = "float32",
                  backend: str | Backend | None = None, device: str | None = None,
                  _params: list[np.ndarray] | None = None) -> None:
-        self.layers = _check_layers(layers)
-        if str(dtype) not in DTYPES:
-            raise MLPError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
-        if not isinstance(init, str) or init not in INITIALIZERS:
-            raise MLPError(f"unknown init {init!r}; valid: {', '.join(INITIALIZERS)}")
-        if isinstance(init_scale, bool) or not isinstance(init_scale, (int, float, np.number)) \
-                or not (math.isfinite(init_scale) and init_scale > 0):
-            raise MLPError(f"init_scale must be a finite number > 0, got {init_scale!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                                 or seed < 0):
-            raise MLPError(f"seed must be an integer >= 0 or None, got {seed!r}")
+        self.layers = check_model_options(layers, activation, output, loss, init, init_scale,
+                                          seed, dtype)
         self.dtype = str(dtype)
-        _check_memory(_param_count(self.layers) * 4 * np.dtype(self.dtype).itemsize,
-                      f"a {'-'.join(map(str, self.layers))} network (weights and optimizer state)")
         self.hidden_activation = get_activation(activation)
         self.output_activation = get_activation(output, output=True)
-        self.loss = get_loss(loss, self.output_activation)
+        self.loss = get_loss(loss, self.output_activation)  # (all three checked above)
         self.init, self.init_scale, self.seed = init, float(init_scale), seed
         self.backend = get_backend(backend, device)
         self.rng = np.random.default_rng(seed)
         host = _params if _params is not None else init_params(
             self.layers, init, self.init_scale, self.rng, self.dtype)
         # copies: training may update weights in place, and the caller's arrays stay untouched
-        self.params = [self.backend.asarray(np.array(p, dtype=self.dtype), self.dtype) for p in host]
+        self.params = [self.backend.asarray(np.array(p, dtype=self.dtype), self.dtype)
+                       for p in host]
         n_weights = len(self.layers) - 1
         # the penalties and reduction of the last fit, used by evaluate() and saved with the model
         self.l1 = self.l2 = (0.0,) * n_weights
@@ -98,12 +103,14 @@ class MLP:
 
     @classmethod
     def from_preset(cls, name: str, n_inputs: int = 784, n_classes: int = 10,
-                    **overrides: Any) -> "MLP":
+                    **overrides: Any) -> MLP:
         """A model with preset ``name``'s architecture and options (see :mod:`mlp_core.presets`);
-        train it with ``get_preset(name).fit(model, x, y)`` for the preset's schedule."""
-        from .presets import get_preset
-
-        return get_preset(name).build(n_inputs, n_classes, **overrides)
+        train it with ``get_preset(name).fit(model, x, y)`` for the preset's schedule. Overrides
+        win; ``layers`` replaces the whole list of sizes."""
+        preset = get_preset(name)
+        options = {**preset.model_options(), **overrides}
+        layers = options.pop("layers", [n_inputs, *preset.layers, n_classes])
+        return cls(layers, **options)
 
     # -- description ------------------------------------------------------------------------
     @property
@@ -177,21 +184,17 @@ class MLP:
         moments, the update count, the decay and Adam's bias correction), as Keras's ``fit``
         does; another configuration, or :meth:`reset_optimizer`, starts afresh.
 
-        Training metrics are tracked from the batches as they are computed (as Keras does). A
-        full-set evaluation pass, timed apart, runs every ``eval_every`` epochs (0: never) over
-        ``validation_data`` if given and over the training set if ``eval_train``. A loss or weight
-        that turns NaN or infinite stops training, keeps the last good weights and sets
-        ``history.stop_reason``. ``propagate_input_delta`` computes the input layer's delta that
-        nothing uses, as the seed experiment's original code did (only to measure its cost).
+        Training metrics come from the batches (as in Keras). A full-set pass, timed apart, runs
+        every ``eval_every`` epochs (0: never) over ``validation_data`` and, if ``eval_train``,
+        the training set. A NaN or infinite loss or weight stops training, keeps the last good
+        weights, sets ``history.stop_reason`` and warns (:class:`TrainingDiverged`).
+        ``propagate_input_delta`` computes the unused input-layer delta (to measure its cost).
         """
-        be = self.backend
         x, y = self._check_xy(x, y, "training")
-        if validation_data is not None:
-            if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-                raise MLPError("validation_data must be a pair (x, y)")
-            validation_data = self._check_xy(*validation_data, "validation")
-        epochs, batch_size = _positive_int(epochs, "epochs", 0), _positive_int(batch_size, "batch_size", 1)
-        eval_every = _positive_int(eval_every, "eval_every", 0)
+        validation_data = self._check_validation(validation_data)
+        epochs = positive_int(epochs, "epochs", 0)
+        batch_size = positive_int(batch_size, "batch_size", 1)
+        eval_every = positive_int(eval_every, "eval_every", 0)
         n_weights = len(self.layers) - 1
         l1s, l2s = per_layer(l1, "l1", n_weights), per_layer(l2, "l2", n_weights)
         if reduction not in REDUCTIONS:
@@ -203,31 +206,46 @@ class MLP:
         net = self._network(bool(propagate_input_delta))
         epoch_fn = self._train_epoch_fn(net, opt, batch_size)
         t_transfer = perf_counter()
-        x_dev, y_dev = self._to_device(x, y)
-        evals = []
-        if validation_data is not None:
-            evals.append(("val_loss", "val_accuracy", *self._to_device(*validation_data)))
+        data = self._to_device(x, y)
+        evals = [("val_loss", "val_accuracy", *self._to_device(*validation_data))
+                 ] if validation_data is not None else []
         if eval_train:
-            evals.append(("train_loss_full", "train_accuracy_full", x_dev, y_dev))
+            evals.append(("train_loss_full", "train_accuracy_full", *data))
+        plan = EpochPlan(epochs, bool(shuffle), tuple(evals), eval_every, self.dtype)
         continued = self.opt_state is not None and self.optimizer == opt.config()
-        opt_state = self.opt_state if continued else opt.init_state(be, self.params, self.dtype)
-        be.synchronize()
-        history = History(info={
-            **be.describe(), "mlp_core": __version__, "model": self.config(),
+        opt_state = self.opt_state if continued else opt.init_state(self.backend, self.params,
+                                                                    self.dtype)
+        self.backend.synchronize()
+        self.history = history = History(info={
+            **self.backend.describe(), "mlp_core": __version__, "model": self.config(),
             "fit": {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(),
                     "optimizer_continued": continued, "l1": list(l1s), "l2": list(l2s),
-                    "reduction": reduction, "shuffle": shuffle, "n_train": x.shape[0],
+                    "reduction": reduction, "shuffle": bool(shuffle), "n_train": x.shape[0],
                     "eval_every": eval_every, "eval_train": eval_train},
             "time_transfer": perf_counter() - t_transfer})
-        self.history = history
-        progress = EpochProgress(epochs, enabled=verbose)
-        # kernels may update the weights in place: an interrupted fit puts back what it found
+        self._run(epoch_fn, net, opt, opt_state, continued, data, plan, before, verbose)
+        if history.stop_reason:  # the last good state is in place: now the warning may raise
+            warnings.warn(history.stop_reason, TrainingDiverged, stacklevel=2)
+        return history
+
+    def _check_validation(self, validation_data: Any) -> tuple | None:
+        if validation_data is None:
+            return None
+        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+            raise MLPError("validation_data must be a pair (x, y)")
+        return self._check_xy(*validation_data, "validation")
+
+    def _run(self, epoch_fn, net: Network, opt: Optimizer, opt_state: dict, continued: bool,
+             data: tuple, plan: EpochPlan, before: tuple, verbose: bool) -> None:
+        """The epochs; an interrupted or failed fit puts back what it found (kernels may update
+        the weights and a continued optimizer state in place)."""
+        be = self.backend
+        progress = EpochProgress(plan.epochs, enabled=verbose)
         saved = copy_state(be, (self.params, opt_state))
         try:
             self.params, self.opt_state = run_epochs(
-                be, net, epoch_fn, self.params, opt_state, x_dev, y_dev, rng=self.rng,
-                epochs=epochs, shuffle=shuffle, evals=evals, eval_every=eval_every,
-                dtype=self.dtype, history=history, progress=progress)
+                be, net, epoch_fn, (self.params, opt_state), data, plan, self.rng,
+                self.history, progress)
             self.optimizer = opt.config()
         except BaseException:
             self.params = saved[0]
@@ -237,16 +255,14 @@ class MLP:
             raise
         finally:
             progress.close()
-        if history.stop_reason:  # the last good state is in place: now the warning may raise
-            warnings.warn(history.stop_reason, TrainingDiverged, stacklevel=2)
-        return history
 
     # -- inference ----------------------------------------------------------------------------
     def predict_proba(self, x: Any) -> np.ndarray:
         """The network's outputs for each row of ``x`` (host NumPy array)."""
         x = self._check_x(x, "input")
         be, net = self.backend, self._network()
-        out = [be.to_numpy(forward(be, net, self.params, be.asarray(x[i:i + EVAL_CHUNK], self.dtype))[0][-1])
+        out = [be.to_numpy(forward(be, net, self.params,
+                                   be.asarray(x[i:i + EVAL_CHUNK], self.dtype))[0][-1])
                for i in range(0, x.shape[0], EVAL_CHUNK)]  # host slices: NumPy clamps the stop
         return np.concatenate(out)
 
@@ -265,33 +281,11 @@ class MLP:
 
     # -- input checks -------------------------------------------------------------------------
     def _check_x(self, x: Any, what: str) -> np.ndarray:
-        x = _as_array(x, f"{what} x")
-        if x.dtype.kind not in "biuf":
-            raise MLPError(f"{what} x must be numeric, got dtype {x.dtype}")
-        if x.ndim != 2 or x.shape[1] != self.layers[0]:
-            raise MLPError(f"{what} x must have shape (n_samples, {self.layers[0]}), got {x.shape}")
-        if x.shape[0] == 0:
-            raise MLPError(f"{what} x is empty")
-        # NaN and inf propagate through min/max: two reductions, no temporary the size of x
-        if x.dtype.kind == "f" and not (np.isfinite(x.min()) and np.isfinite(x.max())):
-            raise MLPError(f"{what} x contains NaN or infinite values")
-        limit = float(np.finfo(self.dtype).max)
-        if x.dtype.kind in "iuf" and max(abs(float(x.min())), abs(float(x.max()))) > limit:
-            raise MLPError(f"{what} x holds values beyond the range of {self.dtype} (+-{limit:.3g})")
-        return x
+        return check_inputs(x, what, self.layers[0], self.dtype)
 
     def _check_xy(self, x: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
         x = self._check_x(x, what)
-        y = _as_array(y, f"{what} y")
-        if y.ndim != 1 or y.dtype.kind not in "iu":
-            raise MLPError(f"{what} y must be a 1-D array of integer class labels, "
-                           f"got dtype {y.dtype} and shape {y.shape}")
-        if y.shape[0] != x.shape[0]:
-            raise MLPError(f"{what} x has {x.shape[0]} rows but y has {y.shape[0]} labels")
-        if y.min() < 0 or y.max() >= self.n_classes:
-            raise MLPError(f"{what} labels must lie in [0, {self.n_classes}), "
-                           f"found {y.min()}..{y.max()}")
-        return x, y
+        return x, check_labels(y, what, x, self.n_classes)
 
     def _one_hot(self, y: np.ndarray) -> np.ndarray:
         out = np.zeros((y.shape[0], self.n_classes), dtype=self.dtype)
@@ -299,14 +293,15 @@ class MLP:
         return out
 
     def _to_device(self, x: np.ndarray, y: np.ndarray) -> tuple:
-        return self.backend.asarray(x, self.dtype), self.backend.asarray(self._one_hot(y), self.dtype)
+        be = self.backend
+        return be.asarray(x, self.dtype), be.asarray(self._one_hot(y), self.dtype)
 
     def _check_fit_memory(self, n_rows: int, batch_size: int) -> None:
         """Refuse, before any work, a fit whose data and batch activations cannot fit in memory."""
         item = np.dtype(self.dtype).itemsize
         data = n_rows * (self.layers[0] + self.layers[-1]) * item
         batch = min(batch_size, n_rows) * sum(self.layers) * 3 * item
-        _check_memory(data + batch, f"training on {n_rows} rows at batch size {batch_size}")
+        check_memory(data + batch, f"training on {n_rows} rows at batch size {batch_size}")
 
     # -- persistence --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
@@ -315,7 +310,7 @@ class MLP:
 
     @classmethod
     def load(cls, path: str | os.PathLike, backend: str | Backend | None = None,
-             device: str | None = None) -> "MLP":
+             device: str | None = None) -> MLP:
         """Read a model written by :meth:`save`, checking its format, version and shapes."""
         meta, params = read_model_file(path)
         try:
@@ -329,60 +324,3 @@ class MLP:
             raise ModelFileError(f"{path}: unknown reduction {meta['reduction']!r}")
         model.reduction = meta["reduction"]
         return model
-
-
-def per_layer(value: Any, name: str, n_layers: int) -> tuple[float, ...]:
-    """A penalty as one float per weight layer: a number applies to every layer."""
-    values = [value] * n_layers if _is_number(value) else _as_list(value)
-    if values is None or len(values) != n_layers or not all(
-            _is_number(v) and math.isfinite(v) and v >= 0 for v in values):
-        raise MLPError(f"{name} must be a number >= 0 or {n_layers} such numbers (one per weight "
-                       f"layer), got {value!r}")
-    return tuple(float(v) for v in values)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def _param_count(layers: list[int]) -> int:
-    return sum(a * b + b for a, b in zip(layers[:-1], layers[1:]))
-
-
-def _check_memory(n_bytes: int, what: str) -> None:
-    """One clear error when ``n_bytes`` exceed this machine's physical memory."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return
-    if n_bytes > total:
-        raise MLPError(f"{what} needs about {n_bytes / 2**30:.1f} GiB of memory; this machine "
-                       f"has {total / 2**30:.1f} GiB")
-
-
-def _check_layers(layers: Sequence[int]) -> list[int]:
-    sizes = None if isinstance(layers, (str, bytes)) else _as_list(layers)
-    if sizes is None or len(sizes) < 2 or not all(
-            isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in sizes):
-        raise MLPError(f"layers must be at least two positive integers (input to output), got {layers!r}")
-    return [int(s) for s in sizes]
-
-
-def _as_array(value: Any, what: str) -> np.ndarray:
-    try:
-        return np.asarray(value)
-    except (ValueError, TypeError) as exc:  # ragged nested lists, odd objects
-        raise MLPError(f"{what} is not an array: {exc}") from None
-
-
-def _as_list(value: Any) -> list | None:
-    try:
-        return list(value)
-    except TypeError:
-        return None
-
-
-def _positive_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise MLPError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .backends.base import Backend
-
 from .errors import MLPError, choice_error
 
 

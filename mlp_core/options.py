@@ -3,8 +3,9 @@
 This module imports no array library (the registry is read when the parser is built), so that
 ``mlp-core`` answers Ctrl-C during start-up with one line.
 
-Options that a preset sets default to None here; :func:`resolve_preset` fills each one the user
-did not give from the preset, so an explicit option always wins over the preset.
+Options that a preset sets default to None here; :func:`resolve_options` takes each one the user
+did not give from the preset (``Preset.resolve``), so an explicit option always wins over the
+preset, and each value knows where it came from.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 import textwrap
 from typing import NoReturn
 
-from .presets import DEFAULT_PRESET, PRESETS, get_preset
+from .presets import DEFAULT_PRESET, PRESET_OPTIONS, PRESETS, Resolved, get_preset
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -30,7 +31,8 @@ def int_list(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}") from None
     if not values or any(v < 1 for v in values):
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
     return values
@@ -73,64 +75,81 @@ def preset_help() -> str:
     return f"defaults for the options below (default: {DEFAULT_PRESET}); " + "; ".join(lines)
 
 
+def _shown(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
 def presets_epilog() -> str:
     """Every preset and each default it sets, for ``--help``."""
     lines = ["presets (an option given explicitly overrides the preset's value):"]
     for name, preset in PRESETS.items():
-        settings = ", ".join(f"{k} {','.join(map(str, v)) if isinstance(v, list) else v}"
-                             for k, v in preset.settings().items())
+        settings = ", ".join(f"{k} {_shown(v)}" for k, v in preset.settings().items())
         lines.append(textwrap.fill(f"{name}: {settings}", width=90, initial_indent="  ",
                                    subsequent_indent="    "))
     return "\n".join(lines)
 
 
+def _from_preset(key: str) -> str:
+    """The end of a preset option's help: where its default comes from."""
+    value = get_preset(DEFAULT_PRESET).settings()[key]
+    shown = "none" if value is None else _shown(value)
+    return f" (default: the preset's; {DEFAULT_PRESET}: {shown})"
+
+
 def add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and training (defaults: the preset's; see --preset)")
     g.add_argument("--preset", default=DEFAULT_PRESET, help=preset_help())
-    g.add_argument("--dataset", default="fashion-mnist", help="mnist or fashion-mnist (default: %(default)s)")
-    g.add_argument("--data-dir", help="a folder with the dataset files; when given, it must hold them")
-    g.add_argument("--scaler", help="divide255, standard, minmax, normalize or none")
-    g.add_argument("--layers", type=int_list, help="hidden layer sizes, e.g. 70,30")
-    g.add_argument("--activation", help="hidden activation: sigmoid, tanh, relu, identity")
-    g.add_argument("--output", help="output activation: sigmoid, softmax, tanh, relu, identity")
-    g.add_argument("--loss", help="cce, cce-normalized, logloss, binary_crossentropy or mse")
+    g.add_argument("--dataset", default="fashion-mnist",
+                   help="mnist or fashion-mnist (default: %(default)s)")
+    g.add_argument("--data-dir",
+                   help="a folder with the dataset files; when given, it must hold them")
+    g.add_argument("--scaler", help="divide255, standard, minmax, normalize or none"
+                   + _from_preset("scaler"))
+    g.add_argument("--layers", type=int_list, help="hidden layer sizes, e.g. 70,30"
+                   + _from_preset("layers"))
+    g.add_argument("--activation", help="hidden activation: sigmoid, tanh, relu, identity"
+                   + _from_preset("activation"))
+    g.add_argument("--output", help="output activation: sigmoid, softmax, tanh, relu, identity"
+                   + _from_preset("output"))
+    g.add_argument("--loss", help="cce, cce-normalized, logloss, binary_crossentropy or mse"
+                   + _from_preset("loss"))
     g.add_argument("--reduction", choices=["mean", "sum"],
-                   help="combine a batch's losses by mean (Keras) or sum (the article's MLP)")
-    g.add_argument("--init", help="glorot, he, sqrt_nodes or const")
-    g.add_argument("--init-scale", type=finite_float, help="the f of the init")
-    g.add_argument("--epochs", type=int)
-    g.add_argument("--optimizer", help="sgd, rmsprop or adam")
-    g.add_argument("--lr", type=float, help="learning rate (default: the preset's, else Keras's)")
-    g.add_argument("--momentum", type=float, help="SGD momentum")
-    g.add_argument("--decay", type=float, help="learning-rate decay: lr / (1 + decay * t)")
+                   help="combine a batch's losses by mean (Keras) or sum (the article's MLP)"
+                   + _from_preset("reduction"))
+    g.add_argument("--init", help="glorot, he, sqrt_nodes or const" + _from_preset("init"))
+    g.add_argument("--init-scale", type=finite_float, help="the f of the init"
+                   + _from_preset("init_scale"))
+    g.add_argument("--epochs", type=int, help="passes over the training set"
+                   + _from_preset("epochs"))
+    g.add_argument("--optimizer", help="sgd, rmsprop or adam" + _from_preset("optimizer"))
+    g.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float,
+                   help="learning rate (default: the preset's for its optimizer, else the "
+                   "optimizer's own, Keras's)")
+    g.add_argument("--momentum", type=float, help="SGD momentum (default: as --lr)")
+    g.add_argument("--decay", type=float,
+                   help="learning-rate decay: lr / (1 + decay * t) (default: as --lr)")
     g.add_argument("--l1", type=penalty_value, default=0.0,
                    help="L1 penalty: one number for every weight layer, or one per layer "
                    "(e.g. 0,0,0.01) (default: 0)")
     g.add_argument("--l2", type=penalty_value,
                    help="L2 penalty: one number for every weight layer, or one per layer "
-                   "(e.g. 0.01,0.01,0)")
+                   "(e.g. 0.01,0.01,0) (default: the preset's; seed-keras: 0.01 on each hidden "
+                   "kernel, following --layers)")
     g.add_argument("--seed", type=int, default=0, help="weights and shuffling (default: 0)")
     g.add_argument("--dtype", default="float32", help="float32 or float64 (default: float32)")
 
 
-def resolve_preset(args: argparse.Namespace) -> None:
-    """Fill every preset-governed option the user left out from ``args.preset``, in place."""
-    preset = get_preset(args.preset)
-    defaults = {"layers": list(preset.hidden), **preset.model, "optimizer": preset.optimizer,
-                "reduction": preset.reduction, "epochs": preset.epochs, "scaler": preset.scaler}
-    for key, value in defaults.items():
-        if getattr(args, key, None) is None:
-            setattr(args, key, value)
-    opt_defaults = {"lr": "learning_rate", "momentum": "momentum", "decay": "decay"}
-    for key, name in opt_defaults.items():
-        if getattr(args, key) is None and args.optimizer == preset.optimizer:
-            setattr(args, key, preset.optimizer_options.get(name))
-    if args.l2 is None:  # the preset's rule follows the hidden layers actually asked for
-        args.l2 = preset.l2(len(args.layers))
-    if getattr(args, "batch_size", None) is None:
-        args.batch_size = preset.batch_size
-    if getattr(args, "eval_train", None) is None:
-        args.eval_train = preset.eval_train
+def resolve_options(args: argparse.Namespace) -> Resolved:
+    """Every preset option: the user's where given, else ``args.preset``'s (see
+    ``Preset.resolve``). ``args`` itself is left as parsed."""
+    return get_preset(args.preset).resolve({k: getattr(args, k, None) for k in PRESET_OPTIONS})
+
+
+def describe_options(resolved: Resolved) -> str:
+    """``preset seed-keras; you set epochs 3, layers 16`` for the start of a run."""
+    given = resolved.given()
+    mine = ", ".join(f"{k} {_shown(v)}" for k, v in given.items())
+    return f"preset {resolved.preset}" + (f"; you set {mine}" if mine else "")
 
 
 def backend_names() -> str:

@@ -44,7 +44,7 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict, list[np.ndarray]]:
     """``(meta, params)`` from a model file, every part checked; ``ModelFileError`` otherwise."""
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+        raise ModelFileError(f"{path}: not a file" if path.exists() else f"{path}: no such file")
     try:
         with zipfile.ZipFile(path) as zf:
             meta = _read_meta(zf, path)

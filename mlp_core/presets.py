@@ -33,24 +33,54 @@ hidden layers, so ``--layers 128,64,32`` keeps "hidden kernels only".
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .errors import choice_error
 
+#: the options a preset sets, by the names that ``mlp-core train``/``bench``, ``BenchConfig``
+#: and ``Preset.fit`` all use (``layers``: the hidden layers' sizes)
+MODEL_OPTIONS = ("activation", "output", "loss", "init", "init_scale")
+OPTIMIZER_OPTIONS = ("optimizer", "learning_rate", "momentum", "decay")
+FIT_OPTIONS = ("epochs", "batch_size", "l2", "reduction", "eval_train")
+PRESET_OPTIONS = ("layers", *MODEL_OPTIONS, *OPTIMIZER_OPTIONS, *FIT_OPTIONS, "scaler")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Every preset option's value, and where it came from: ``"user"`` (given explicitly),
+    ``"preset"``, or ``"default"`` (the optimizer's own default, for another optimizer's
+    hyper-parameters)."""
+
+    preset: str
+    values: dict[str, Any]
+    sources: dict[str, str]
+
+    def given(self) -> dict[str, Any]:
+        """The options the user set."""
+        return {k: v for k, v in self.values.items() if self.sources[k] == "user"}
+
 
 @dataclass(frozen=True)
 class Preset:
-    """A named configuration: model options, optimizer, penalties and schedule."""
+    """A named configuration: each field is the option of the same name (``l2`` is made of
+    ``l2_hidden`` on each hidden layer's kernel and ``l2_output`` on the output's)."""
 
     name: str
     summary: str
-    hidden: tuple[int, ...] = (70, 30)
-    model: dict = field(default_factory=dict)  # MLP(...) options other than layers
+    layers: tuple[int, ...] = (70, 30)
+    activation: str = "sigmoid"
+    output: str = "sigmoid"
+    loss: str = "cce"
+    init: str = "glorot"
+    init_scale: float = 1.0
     optimizer: str = "rmsprop"
-    optimizer_options: dict = field(default_factory=dict)  # learning_rate, momentum, decay
-    l2_hidden: float = 0.0  # on each hidden layer's kernel
-    l2_output: float = 0.0  # on the output layer's kernel
+    learning_rate: float | None = None  # None: the optimizer's own (Keras's) default
+    momentum: float | None = None
+    decay: float | None = None
+    l2_hidden: float = 0.0
+    l2_output: float = 0.0
     reduction: str = "mean"
     epochs: int = 35
     batch_size: int = 500
@@ -59,47 +89,71 @@ class Preset:
 
     def l2(self, n_hidden: int | None = None) -> list[float]:
         """Per weight layer: the hidden layers' value on each hidden kernel, then the output's."""
-        n = len(self.hidden) if n_hidden is None else n_hidden
+        n = len(self.layers) if n_hidden is None else n_hidden
         return [self.l2_hidden] * n + [self.l2_output]
 
     def settings(self) -> dict[str, Any]:
-        """Every default the preset sets, by option name (for help texts and the README)."""
-        return {"layers": list(self.hidden), **self.model, "optimizer": self.optimizer,
-                **self.optimizer_options, "l2": self.l2(), "reduction": self.reduction,
-                "epochs": self.epochs, "batch_size": self.batch_size, "scaler": self.scaler,
-                "eval_train": self.eval_train}
+        """Every option the preset sets, by name (for help texts and the README)."""
+        fields = asdict(self)
+        values = {k: fields[k] for k in PRESET_OPTIONS if k != "l2"}
+        return {**values, "layers": list(self.layers), "l2": self.l2()}
 
-    def build(self, n_inputs: int = 784, n_classes: int = 10, **overrides: Any):
-        """An ``MLP`` with the preset's architecture and model options (overrides win)."""
-        from .model import MLP
+    def resolve(self, given: Mapping[str, Any]) -> Resolved:
+        """Each option from ``given`` where it is not None, else from the preset.
 
-        options = {**self.model, **overrides}
-        layers = options.pop("layers", [n_inputs, *self.hidden, n_classes])
-        return MLP(layers, **options)
+        The preset's learning rate, momentum and decay apply only to its own optimizer; and its
+        "hidden kernels only" penalty follows the number of hidden layers actually asked for.
+        """
+        unknown = set(given) - set(PRESET_OPTIONS)
+        if unknown:
+            raise choice_error("preset option", sorted(unknown)[0], PRESET_OPTIONS)
+        values, sources = {}, {}
+        for key, preset_value in self.settings().items():
+            if given.get(key) is not None:
+                values[key], sources[key] = given[key], "user"
+            else:
+                values[key], sources[key] = preset_value, "preset"
+        if sources["optimizer"] == "user" and values["optimizer"] != self.optimizer:
+            for key in OPTIMIZER_OPTIONS[1:]:
+                if sources[key] == "preset":
+                    values[key], sources[key] = None, "default"
+        if sources["l2"] == "preset":
+            values["l2"] = self.l2(len(values["layers"]))
+        values["layers"] = list(values["layers"])
+        return Resolved(self.name, values, sources)
 
-    def fit(self, model, x, y, **overrides: Any):
-        """``model.fit`` with the preset's optimizer, penalties and schedule (overrides win)."""
+    def model_options(self) -> dict[str, Any]:
+        """``MLP(...)`` keyword arguments other than the layer sizes."""
+        return {k: getattr(self, k) for k in MODEL_OPTIONS}
+
+    def fit(self, model: Any, x: Any, y: Any, **overrides: Any) -> Any:
+        """``model.fit`` with the preset's optimizer, penalties and schedule (overrides win:
+        any preset option, or any other argument of ``fit``)."""
         from .optimizers import get_optimizer
 
-        options = {"epochs": self.epochs, "batch_size": self.batch_size,
-                   "l2": self.l2(len(model.layers) - 2), "reduction": self.reduction,
-                   "eval_train": self.eval_train, **overrides}
-        if "optimizer" not in options:
-            options["optimizer"] = get_optimizer(self.optimizer, **self.optimizer_options)
-        return model.fit(x, y, **options)
+        preset_given = {k: v for k, v in overrides.items() if k in PRESET_OPTIONS}
+        others = {k: v for k, v in overrides.items() if k not in PRESET_OPTIONS}
+        optimizer = preset_given.pop("optimizer", None)
+        if optimizer is not None and not isinstance(optimizer, str):  # an Optimizer instance
+            others["optimizer"] = optimizer
+            if "learning_rate" in preset_given:
+                others["learning_rate"] = preset_given.pop("learning_rate")
+        resolved = self.resolve({**preset_given, "optimizer": optimizer,
+                                 "layers": model.layers[1:-1]})
+        opts = resolved.values
+        if "optimizer" not in others:
+            others["optimizer"] = get_optimizer(
+                opts["optimizer"], **{k: opts[k] for k in OPTIMIZER_OPTIONS[1:]})
+        return model.fit(x, y, **{k: opts[k] for k in FIT_OPTIONS}, **others)
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("seed-keras", "the article's Keras model: cce, RMSprop, L2 0.01 on the hidden kernels",
-           model={"activation": "sigmoid", "output": "sigmoid", "loss": "cce", "init": "glorot",
-                  "init_scale": 1.0},
-           optimizer="rmsprop", l2_hidden=0.01, l2_output=0.0),
+           l2_hidden=0.01, l2_output=0.0),
     Preset("seed-myann", "the article's own NumPy MLP: logloss, SGD, summed gradients",
-           model={"activation": "sigmoid", "output": "sigmoid", "loss": "logloss",
-                  "init": "sqrt_nodes", "init_scale": 2.0},
-           optimizer="sgd", optimizer_options={"learning_rate": 0.001, "momentum": 5e-5,
-                                               "decay": 1e-6},
-           l2_hidden=0.005, l2_output=0.005, reduction="sum", scaler="standard", eval_train=True),
+           loss="logloss", init="sqrt_nodes", init_scale=2.0, optimizer="sgd",
+           learning_rate=0.001, momentum=5e-5, decay=1e-6, l2_hidden=0.005, l2_output=0.005,
+           reduction="sum", scaler="standard", eval_train=True),
 )}
 DEFAULT_PRESET = "seed-keras"
 
@@ -111,4 +165,4 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]
 
 
-__all__ = ["Preset", "PRESETS", "DEFAULT_PRESET", "get_preset"]
+__all__ = ["DEFAULT_PRESET", "PRESETS", "PRESET_OPTIONS", "Preset", "Resolved", "get_preset"]

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import Iterator
 
 from . import backends
+from .backends import DEFAULT_BACKEND
 from .backends.base import Backend
-
 from .errors import MLPError
-
-DEFAULT_BACKEND = "numpy"
 
 _context: ContextVar[Backend | None] = ContextVar("mlp_core_backend", default=None)
 _global: Backend | None = None
@@ -35,7 +33,8 @@ def _make(name: str, device: str | None, options: dict) -> Backend:
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                 or threads < 1):
         raise MLPError(f"threads must be an integer >= 1, got {threads!r}")
-    key = (backends.entry(name).name, (device or "").lower() or None, tuple(sorted(options.items())))
+    key = (backends.entry(name).name, (device or "").lower() or None,
+           tuple(sorted(options.items())))
     if key not in _cache:
         _cache[key] = backends.create(name, device, **options)
     return _cache[key]
@@ -75,8 +74,8 @@ def get_backend(name: str | Backend | None = None, device: str | None = None, **
         # a device or option alone applies to whichever backend would be chosen; where that is
         # the environment's, so is the device unless one is given
         chosen = _context.get() or _global
-        if chosen is not None:
-            return _make(chosen.name, device, options)
+        if chosen is not None:  # its own options (its mode, ...) stay unless given anew
+            return _make(chosen.name, device, {**chosen.options, **options})
         return _make(_env_backend(), device if device is not None else _env_device(), options)
     if (be := _context.get()) is not None:
         return be

@@ -11,12 +11,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from time import perf_counter
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from .backends.base import Backend
+from .backends.base import Backend, CompiledEpoch
 from .history import History
 from .network import Network, backward, count_correct, forward, penalty
 from .optimizers import Optimizer
@@ -26,7 +28,8 @@ EVAL_CHUNK = 10_000  # rows per forward pass when evaluating a whole set
 
 
 class TrainingDiverged(RuntimeWarning):
-    """The loss or the weights became NaN or infinite; training stopped, the last good state kept."""
+    """The loss or the weights became NaN or infinite: training stopped, the last good state
+    kept."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -64,7 +67,8 @@ def make_train_batch(be: Backend, step: Callable) -> Callable:
 
 
 def make_train_epoch(be: Backend, step: Callable, batch_size: int) -> Callable:
-    """``train_epoch(params, opt_state, totals, x_all, y_all, perm) -> (params, opt_state, totals)``.
+    """``train_epoch(params, opt_state, totals, x_all, y_all, perm)``, which returns
+    ``(params, opt_state, totals)``.
 
     Every batch of ``perm`` in order, the last one smaller if need be, through ``be.epoch_loop``:
     a Python loop over ``be.batch_starts`` by default (a graph loop where the backend traces it),
@@ -110,58 +114,87 @@ def copy_state(be: Backend, state: Any) -> Any:
 
 # ------------------------------------------------------------------------------------------------
 # The epoch loop
-def run_epochs(be: Backend, net: Network, epoch_fn: Callable, params: list, opt_state: dict,
-               x_dev: Any, y_dev: Any, *, rng: np.random.Generator, epochs: int, shuffle: bool,
-               evals: list[tuple[str, str, Any, Any]], eval_every: int, dtype: str, history: History,
-               progress: EpochProgress) -> tuple[list, dict]:
-    """Train ``epochs`` epochs; return the final (or last good) ``(params, opt_state)``.
+@dataclass(frozen=True)
+class EpochPlan:
+    """What :func:`run_epochs` does around the compiled epoch.
 
     ``evals`` lists ``(loss_key, accuracy_key, x, y)`` for the full-set passes, which run every
     ``eval_every`` epochs and after the last (0: never) and are timed apart from the batches.
-    Seconds the backend spent compiling (``epoch_fn.last_compile_s``, where it says) are recorded
-    as ``time_compile``: part of the epoch's time (``time_epoch``), apart from ``time_batches``.
-    A non-finite loss or weight stops training: the state from the end of the last good epoch is
-    returned and ``history.stop_reason`` says why (the caller warns, once it holds that state).
     """
-    n = x_dev.shape[0]
-    for epoch in range(1, epochs + 1):
-        t0 = perf_counter()
-        perm = be.asarray(rng.permutation(n) if shuffle else np.arange(n), "int64")
-        be.synchronize()
-        t1 = perf_counter()
-        last_good = copy_state(be, (params, opt_state))
-        totals = tuple(be.asarray(0.0, dtype) for _ in range(3))
-        params, opt_state, totals = epoch_fn(params, opt_state, totals, x_dev, y_dev, perm)
-        be.synchronize()
-        t2 = perf_counter()
-        # a backend that compiles on first use says how long it took: timed apart from the batches
-        compile_s = getattr(epoch_fn, "last_compile_s", 0.0)
-        loss_sum, penalty_sum, correct = (float(be.to_numpy(t)) for t in totals)
-        # the weights on the host, once per epoch (a few hundred kB): checked there, with no
-        # device op to dispatch or, in JAX, to compile
-        host = [be.to_numpy(p) for p in params]
-        bad = _divergence(host, (loss_sum + penalty_sum) / n)
+
+    epochs: int
+    shuffle: bool = True
+    evals: tuple[tuple[str, str, Any, Any], ...] = ()
+    eval_every: int = 0
+    dtype: str = "float32"
+
+    def evaluates(self, epoch: int) -> bool:
+        return bool(self.eval_every) and (epoch % self.eval_every == 0 or epoch == self.epochs)
+
+
+def run_epochs(be: Backend, net: Network, epoch_fn: CompiledEpoch, state: tuple[list, dict],
+               data: tuple[Any, Any], plan: EpochPlan, rng: np.random.Generator,
+               history: History, progress: EpochProgress) -> tuple[list, dict]:
+    """Train ``plan.epochs`` epochs from ``state`` = ``(params, opt_state)`` on the device arrays
+    ``data`` = ``(x, y)``; return the final (or last good) state.
+
+    Seconds the backend spent compiling (``epoch_fn.last_compile_s``) are recorded as
+    ``time_compile``: part of the epoch's time (``time_epoch``), apart from ``time_batches``.
+    A non-finite loss or weight stops training: the state from the end of the last good epoch is
+    returned, ``history.stop_reason`` says why and ``history.undone`` records the epoch that ran
+    and was undone (the caller warns, once it holds that state).
+    """
+    for epoch in range(1, plan.epochs + 1):
+        last_good = copy_state(be, state)
+        state, rec, bad = _train_one_epoch(be, epoch_fn, state, data, plan, rng)
+        rec["epoch"] = epoch
         if bad:
+            kept = f"end of epoch {epoch - 1}" if epoch > 1 else "start"
             history.stop_reason = (f"{bad} in epoch {epoch}; stopped and kept the weights from the "
-                                   f"{'end of epoch ' + str(epoch - 1) if epoch > 1 else 'start'} "
-                                   "(the learning rate is probably too large, or the inputs are "
-                                   "not scaled)")
-            progress.message(history.stop_reason)
+                                   f"{kept} (the learning rate is probably too large, or the "
+                                   "inputs are not scaled)")
+            history.undone = {"epoch": epoch, **{k: v for k, v in rec.items()
+                                                 if k.startswith("time_")}}
             return last_good
-        rec = {"epoch": epoch, "loss": (loss_sum + penalty_sum) / n,
-               "reg_loss": penalty_sum / n, "accuracy": correct / n}
-        if eval_every and (epoch % eval_every == 0 or epoch == epochs):
-            for loss_key, accuracy_key, xe, ye in evals:
-                r = evaluate_arrays(be, net, params, xe, ye)
+        t = perf_counter()
+        if plan.evaluates(epoch):
+            for loss_key, accuracy_key, xe, ye in plan.evals:
+                r = evaluate_arrays(be, net, state[0], xe, ye)
                 rec[loss_key], rec[accuracy_key] = r["loss"], r["accuracy"]
         be.synchronize()
-        t3 = perf_counter()
-        # the epoch's time includes compiling, as a cold Keras fit's does; the batches' excludes it
-        rec.update(time_shuffle=t1 - t0, time_compile=compile_s, time_batches=t2 - t1 - compile_s,
-                   time_eval=t3 - t2, time_epoch=t3 - t0, mean_abs_w=[float(np.mean(np.abs(w))) for w in host[0::2]])
+        rec["time_eval"] = perf_counter() - t
+        rec["time_epoch"] += rec["time_eval"]
         history.append(rec)
         progress.update(epoch, rec)
-    return params, opt_state
+    return state
+
+
+def _train_one_epoch(be: Backend, epoch_fn: CompiledEpoch, state: tuple[list, dict],
+                     data: tuple[Any, Any], plan: EpochPlan, rng: np.random.Generator):
+    """One epoch's batches: ``(state, record, why it diverged or None)``."""
+    x_dev, y_dev = data
+    n = x_dev.shape[0]
+    t0 = perf_counter()
+    perm = be.asarray(rng.permutation(n) if plan.shuffle else np.arange(n), "int64")
+    be.synchronize()
+    t1 = perf_counter()
+    totals = tuple(be.asarray(0.0, plan.dtype) for _ in range(3))
+    # NumPy's overflow warnings would only repeat what the divergence check below says
+    with np.errstate(over="ignore", invalid="ignore"):
+        params, opt_state, totals = epoch_fn(*state, totals, x_dev, y_dev, perm)
+    be.synchronize()
+    t2 = perf_counter()
+    compile_s = epoch_fn.last_compile_s  # timed apart from the batches
+    loss_sum, penalty_sum, correct = (float(be.to_numpy(t)) for t in totals)
+    # the weights on the host, once per epoch (a few hundred kB): checked there, with no
+    # device op to dispatch or, in JAX, to compile
+    host = [be.to_numpy(p) for p in params]
+    # the epoch's time includes compiling, as a cold Keras fit's does; the batches' excludes it
+    rec = {"loss": (loss_sum + penalty_sum) / n, "reg_loss": penalty_sum / n,
+           "accuracy": correct / n, "time_shuffle": t1 - t0, "time_compile": compile_s,
+           "time_batches": t2 - t1 - compile_s, "time_epoch": t2 - t0,
+           "mean_abs_w": [float(np.mean(np.abs(w))) for w in host[0::2]]}
+    return (params, opt_state), rec, _divergence(host, rec["loss"])
 
 
 def _divergence(host_params: list[np.ndarray], loss: float) -> str | None:

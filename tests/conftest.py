@@ -30,7 +30,8 @@ def clean_selection(monkeypatch):
 @pytest.fixture(scope="session")
 def mnist_t10k():
     """The real MNIST test split: 8,000 rows to train, 2,000 held out, scaled to [0, 1]."""
-    x = read_idx(MNIST_T10K / "t10k-images-idx3-ubyte.gz").reshape(10_000, -1).astype(np.float32) / 255.0
+    x = read_idx(MNIST_T10K / "t10k-images-idx3-ubyte.gz").reshape(10_000, -1)
+    x = x.astype(np.float32) / 255.0
     y = read_idx(MNIST_T10K / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
     return (x[:8000], y[:8000]), (x[8000:], y[8000:])
 

@@ -49,7 +49,8 @@ def write_idx_dataset(folder, n_train=30, n_test=10, compress=True):
              "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test).astype(np.uint8)}
     for stem, a in parts.items():
         raw = idx_bytes(a)
-        (folder / (stem + (".gz" if compress else ""))).write_bytes(gzip.compress(raw) if compress else raw)
+        path = folder / (stem + (".gz" if compress else ""))
+        path.write_bytes(gzip.compress(raw) if compress else raw)
     return parts
 
 

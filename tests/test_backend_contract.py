@@ -8,13 +8,17 @@ installed or not.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
+from pathlib import Path
 
 import pytest
+from mlp_core.backends.base import Backend
 
 from mlp_core import backends
-from mlp_core.backends.base import Backend
+
+from .helpers import make_backend
 
 ENTRIES = list(backends.REGISTRY.values())
 
@@ -51,3 +55,40 @@ def test_registry_entry_is_consistent(entry):
         if "mode" in variant.options:
             assert variant.options["mode"] in entry.modes
     assert entry.floor in backends.REGISTRY
+    # the modes are declared once, in the registry: the class takes the value it is given
+    if entry.modes:
+        assert params["mode"].default is inspect.Parameter.empty
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_kernels_are_visible_on_the_class(entry):
+    """A backend overrides kernels on its class (the checks above see them), never by putting
+    functions on an instance; and it remembers the options it was made with."""
+    for variant in entry.variants:
+        be = make_backend(entry.name, dict(variant.options))
+        swapped = [k for k, v in vars(be).items() if callable(v) and hasattr(Backend, k)]
+        assert not swapped, f"{variant.name} sets {swapped} on the instance"
+        assert variant.options.items() <= be.options.items()
+
+
+def test_an_unknown_mode_is_refused_where_the_backend_is_made():
+    entry = next(e for e in ENTRIES if e.modes)
+    with pytest.raises(backends.MLPError, match="has no mode 'warp'"):
+        backends.create(entry.name, mode="warp")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+#: where no backend may be named: a new backend is one module under backends/ and one entry
+#: (the examples may: they are scripts that name what they compare, as a user's would)
+OUTSIDE_BACKENDS = [p for folder in ("mlp_core", "tools")
+                    for p in sorted((ROOT / folder).rglob("*.py"))]
+
+
+def test_no_file_outside_backends_names_a_backend():
+    names = {e.name for e in ENTRIES} | {v.name for v, _ in backends.variants()}
+    found = []
+    for path in OUTSIDE_BACKENDS:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in names:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}")
+    assert OUTSIDE_BACKENDS and not found, "backends named outside backends/: " + ", ".join(found)

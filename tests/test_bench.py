@@ -8,9 +8,11 @@ import json
 import pytest
 
 from mlp_core import MLPError
+from mlp_core.bench.config import BenchConfig
 from mlp_core.bench.impls import parse_impl
 from mlp_core.bench.report import summarize, write_reports
-from mlp_core.bench.runner import BenchConfig, load_rows, make_plan, run_benchmark
+from mlp_core.bench.runner import make_plan, run_benchmark
+from mlp_core.bench.store import load_rows
 from mlp_core.cli import main
 
 from .helpers import write_idx_dataset
@@ -39,7 +41,7 @@ def test_bench_end_to_end(toy_cfg, tmp_path):
         assert row["config"]["dataset"] == "mnist" and row["versions"]["numpy"]
     ours = [r for r in rows if r["impl"] == "numpy"]
     assert all(0 <= r["test_accuracy"] <= 1 and r["phases"]["batches"] > 0 for r in ours)
-    written = write_reports(rows, out, skipped)
+    _, written = write_reports(rows, out, skipped)
     table = (out / "summary.md").read_text()
     assert "| numpy | 50 |" in table and "vs floor" in table
     with open(out / "summary.csv") as f:
@@ -50,7 +52,8 @@ def test_bench_end_to_end(toy_cfg, tmp_path):
     if "keras" in impls:
         assert float(numpy_row["vs_keras"]) > 0
     pytest.importorskip("matplotlib")
-    assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out / "plot.png" in written
+    assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out / "plot.png" in written
 
 
 def fake_job(job, config):
@@ -90,7 +93,8 @@ def test_a_truncated_last_line_is_redone(tmp_path):
 
 
 def test_other_configuration_in_out_dir_is_refused(tmp_path):
-    run_benchmark(BenchConfig(impls=["numpy"], batch_sizes=[10], repeats=1), tmp_path, run_job=fake_job)
+    run_benchmark(BenchConfig(impls=["numpy"], batch_sizes=[10], repeats=1), tmp_path,
+                  run_job=fake_job)
     other = BenchConfig(impls=["numpy"], batch_sizes=[10], repeats=1, epochs=3)
     with pytest.raises(MLPError, match="another configuration.*--fresh"):
         run_benchmark(other, tmp_path, run_job=fake_job)
@@ -109,7 +113,8 @@ def test_plan_interleaves_implementations():
 def test_summary_ratios():
     rows = [{"status": "ok", "impl": i, "batch_size": 10, "repeat": r, "fit_time": t,
              "time_per_epoch": t, "peak_rss_mb": m, "library": lib, "test_accuracy": None}
-            for i, lib, t, m in [("numpy", "numpy", 2.0, 200.0), ("keras", "tensorflow", 4.0, 800.0),
+            for i, lib, t, m in [("numpy", "numpy", 2.0, 200.0),
+                                 ("keras", "tensorflow", 4.0, 800.0),
                                  ("floor-numpy", "numpy", 1.0, 50.0)] for r in range(3)]
     s = {x["impl"]: x for x in summarize(rows)}
     assert s["numpy"]["vs_keras"] == pytest.approx(0.5)
@@ -148,7 +153,7 @@ def test_bench_cli_bad_batch_sizes(tmp_path, capsys):
 
 @pytest.mark.parametrize("change,message", [
     ({"activation": "swish"}, "unknown activation 'swish'"),
-    ({"lr": -1.0}, "learning_rate must be a finite number"),
+    ({"learning_rate": -1.0}, "learning_rate must be a finite number"),
     ({"dataset": "cifar"}, "unknown dataset 'cifar'"),
     ({"l2": -1.0}, "l2 must be a number >= 0"),
     ({"dtype": "float16"}, "unknown dtype 'float16'"),

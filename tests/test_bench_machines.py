@@ -8,8 +8,10 @@ import sys
 
 import pytest
 
+from mlp_core.bench.config import BenchConfig
 from mlp_core.bench.report import environment_line, markdown_table, summarize, write_reports
-from mlp_core.bench.runner import BenchConfig, load_rows, progress_line, run_benchmark
+from mlp_core.bench.runner import progress_line, run_benchmark
+from mlp_core.bench.store import load_rows
 from mlp_core.cli import main
 
 from .test_bench import fake_job

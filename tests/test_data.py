@@ -9,7 +9,7 @@ import io
 import numpy as np
 import pytest
 
-from mlp_core import DataError, MLPError, load_dataset, make_scaler, read_idx
+from mlp_core import DataError, MLPError, load_dataset, make_scaler, read_idx, sources
 from mlp_core import data as data_mod
 
 from .helpers import MNIST_T10K, idx_bytes, write_idx_dataset
@@ -89,7 +89,7 @@ def test_nothing_found_offline_names_where_it_looked(tmp_path, monkeypatch):
     def offline(url):
         raise DataError(f"download of {url} failed (network unreachable)")
 
-    monkeypatch.setattr(data_mod, "_fetch", offline)
+    monkeypatch.setattr(sources, "_fetch", offline)
     with pytest.raises(DataError, match=r"mnist not found \(looked in: .*nothing-here.*keras.*\) "
                                         "and download"):
         load_dataset("mnist")
@@ -100,12 +100,13 @@ def test_download_verifies_checksum_and_keeps_nothing_bad(tmp_path):
     good = io.BytesIO()
     np.savez(good, x_train=np.zeros((1, 2)))
     payload = good.getvalue()
-    spec = data_mod.DatasetSpec("toy", "toy.npz", hashlib.sha256(payload).hexdigest(), None)
+    spec = sources.DatasetSpec("toy", "toy.npz", hashlib.sha256(payload).hexdigest(), None)
     with pytest.raises(DataError, match="SHA-256 mismatch.*not kept"):
         data_mod.download(spec, tmp_path, fetch=lambda url: payload + b"tampered")
     assert list(tmp_path.iterdir()) == []
     path = data_mod.download(spec, tmp_path, fetch=lambda url: payload)
-    assert path.read_bytes() == payload and sorted(p.name for p in tmp_path.iterdir()) == ["toy.npz"]
+    assert path.read_bytes() == payload
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy.npz"]
 
 
 def test_fashion_download_checks_the_decompressed_files(tmp_path):
@@ -147,7 +148,7 @@ def keras_has_mnist(tmp_path, monkeypatch):
     def no_download(url):
         raise AssertionError("must not download")
 
-    monkeypatch.setattr(data_mod, "_fetch", no_download)
+    monkeypatch.setattr(sources, "_fetch", no_download)
 
 
 def test_data_dir_that_does_not_exist_is_an_error(tmp_path, keras_has_mnist):
@@ -299,7 +300,7 @@ def test_unreadable_files_are_data_errors_naming_the_file(tmp_path, monkeypatch)
     with pytest.raises(DataError, match=r"nope.idx: no such file"):
         read_idx(tmp_path / "nope.idx")
     (tmp_path / "locked.idx").write_bytes(idx_bytes(np.zeros(3, np.uint8)))
-    real_read_bytes = data_mod.Path.read_bytes
+    real_read_bytes = sources.Path.read_bytes
 
     def read_bytes(self):  # chmod 000 means nothing to root, so fake the refusal
         if self.name == "locked.idx":
@@ -308,7 +309,7 @@ def test_unreadable_files_are_data_errors_naming_the_file(tmp_path, monkeypatch)
             raise OSError(5, "Input/output error", str(self))
         return real_read_bytes(self)
 
-    monkeypatch.setattr(data_mod.Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(sources.Path, "read_bytes", read_bytes)
     with pytest.raises(DataError, match=r"locked.idx: cannot read \(Permission denied\)"):
         read_idx(tmp_path / "locked.idx")
     with pytest.raises(DataError, match=r"bad-disk.idx: cannot read \(Input/output error\)"):
@@ -358,18 +359,18 @@ def test_download_cut_short_is_a_data_error(http_server):
     url, responses = http_server
     responses[0] = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10
     with pytest.raises(DataError, match=r"failed \(connection closed after 10 bytes\)"):
-        data_mod._fetch(url + "mnist.npz", timeout=5)
+        sources._fetch(url + "mnist.npz", timeout=5)
     responses[0] = b"garbage, not HTTP\r\n\r\n"
     with pytest.raises(DataError, match="download of .* failed"):
-        data_mod._fetch(url, timeout=5)
+        sources._fetch(url, timeout=5)
     responses[0] = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
     with pytest.raises(DataError, match=r"failed \(HTTP Error 404: Not Found\)"):
-        data_mod._fetch(url, timeout=5)
+        sources._fetch(url, timeout=5)
 
 
 def test_download_of_a_bad_url_is_a_data_error():
     with pytest.raises(DataError, match="download of not a url failed .*unknown url type"):
-        data_mod._fetch("not a url")
+        sources._fetch("not a url")
 
 
 def test_train_test_split_is_gone():

@@ -14,8 +14,10 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from mlp_core import BackendUnavailable, MLPError  # noqa: E402
+from mlp_core.bench.config import BenchConfig  # noqa: E402
 from mlp_core.bench.distributed import DaskExecutor, import_distributed  # noqa: E402
-from mlp_core.bench.runner import BenchConfig, load_rows, run_benchmark  # noqa: E402
+from mlp_core.bench.runner import run_benchmark  # noqa: E402
+from mlp_core.bench.store import load_rows  # noqa: E402
 from mlp_core.cli import main  # noqa: E402
 
 from .test_data import write_idx_dataset  # noqa: E402

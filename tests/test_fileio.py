@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlp_core import MLPError
-from mlp_core import fileio
+from mlp_core import MLPError, fileio
 from mlp_core.errors import WriteError
 from mlp_core.fileio import atomic_open, atomic_write_bytes, atomic_write_text, check_writable
 

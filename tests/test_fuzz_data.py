@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from mlp_core import DataError, load_dataset  # noqa: E402
-from mlp_core.data import _IDX_DTYPES, parse_idx, read_idx  # noqa: E402
+from mlp_core.idx import _IDX_DTYPES, parse_idx, read_idx  # noqa: E402
 
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow])

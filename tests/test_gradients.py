@@ -45,7 +45,8 @@ def relative_errors(be, hidden, output, loss_name, l1, l2, seed=0, saturate=0):
     def total_loss(params_host):
         params = [be.asarray(p, "float64") for p in params_host]
         outs, z = forward(be, net, params, xd)
-        value = net.loss.value_sum(be, outs[-1], z, yd, acts[-1]) / x.shape[0] + penalty(be, net, params)
+        value = (net.loss.value_sum(be, outs[-1], z, yd, acts[-1]) / x.shape[0]
+                 + penalty(be, net, params))
         return float(be.to_numpy(value))
 
     params = [be.asarray(p, "float64") for p in host]

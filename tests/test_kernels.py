@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from mlp_core.backends.base import Backend
 
 from .helpers import make_backend
@@ -41,7 +40,8 @@ def run_both(backend, kernel, *host_args, scalars=()):
     ("sgd_update", [host(*SHAPE), host(*SHAPE)], (0.1, 0.0, False)),
     ("sgd_update", [host(*SHAPE), host(*SHAPE), host(*SHAPE)], (0.1, 0.9, False)),
     ("sgd_update", [host(*SHAPE), host(*SHAPE), host(*SHAPE)], (0.1, 0.9, True)),
-    ("rmsprop_update", [host(*SHAPE), host(*SHAPE), host(*SHAPE, positive=True)], (1e-3, 0.9, 1e-7)),
+    ("rmsprop_update", [host(*SHAPE), host(*SHAPE), host(*SHAPE, positive=True)],
+     (1e-3, 0.9, 1e-7)),
     ("adam_update", [host(*SHAPE), host(*SHAPE), host(*SHAPE), host(*SHAPE, positive=True)],
      (1e-3, 0.9, 0.999, 1e-7)),
 ], ids=lambda v: v if isinstance(v, str) else "")

@@ -53,8 +53,10 @@ def test_bad_fit_arguments(model, tiny_data, kwargs, message):
 
 @pytest.mark.parametrize("kwargs,message", [
     ({"activation": "swish"}, "unknown activation 'swish'; valid: identity, relu, sigmoid, tanh"),
-    ({"output": "gelu"}, "unknown output activation 'gelu'; valid: identity, relu, sigmoid, softmax, tanh"),
-    ({"loss": "hinge"}, "unknown loss 'hinge'; valid: binary_crossentropy, cce, cce-normalized, logloss, mse"),
+    ({"output": "gelu"},
+     "unknown output activation 'gelu'; valid: identity, relu, sigmoid, softmax, tanh"),
+    ({"loss": "hinge"},
+     "unknown loss 'hinge'; valid: binary_crossentropy, cce, cce-normalized, logloss, mse"),
     ({"loss": "cce", "output": "identity"}, "needs outputs in \\(0, 1\\)"),
     ({"init": "zeros"}, "unknown init 'zeros'; valid: sqrt_nodes, const, glorot, he"),
     ({"dtype": "float16"}, "unknown dtype 'float16'; valid: float32, float64"),

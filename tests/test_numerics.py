@@ -23,8 +23,10 @@ def test_saturated_outputs_have_the_clipped_gradient(backend, loss, output, logi
     """One layer, outputs clipped at both ends: the loss is flat there, so is its gradient."""
     act = get_activation(output, output=True)
     net = Network((act,), get_loss(loss, act))
-    params = [backend.asarray(np.array([logits]), "float64"), backend.asarray(np.zeros(3), "float64")]
-    x, y = backend.asarray(np.ones((1, 1)), "float64"), backend.asarray([[0.0, 1.0, 0.0]], "float64")
+    params = [backend.asarray(np.array([logits]), "float64"),
+              backend.asarray(np.zeros(3), "float64")]
+    x = backend.asarray(np.ones((1, 1)), "float64")
+    y = backend.asarray([[0.0, 1.0, 0.0]], "float64")
     outs, z = forward(backend, net, params, x)
     grads = [backend.to_numpy(g) for g in backward(backend, net, params, outs, z, y)]
     np.testing.assert_array_equal(grads[0], np.zeros((1, 3)))
@@ -73,7 +75,8 @@ def test_binary_crossentropy_is_the_mean_over_outputs_as_in_keras(tiny_data):
     x, y = tiny_data
     bce = MLP([12, 8, 3], loss="binary_crossentropy", seed=2, dtype="float64")
     logloss = MLP([12, 8, 3], loss="logloss", seed=2, dtype="float64")
-    assert bce.evaluate(x, y)["loss"] == pytest.approx(logloss.evaluate(x, y)["loss"] / 3, rel=1e-12)
+    want = logloss.evaluate(x, y)["loss"] / 3
+    assert bce.evaluate(x, y)["loss"] == pytest.approx(want, rel=1e-12)
     keras = pytest.importorskip("keras")
     p = bce.predict_proba(x)
     want = float(np.mean(keras.ops.convert_to_numpy(
@@ -129,7 +132,8 @@ def test_an_interrupted_fit_puts_back_the_weights_and_state(backend, tiny_data, 
         if len(calls) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr("mlp_core.progress.EpochProgress.update", lambda self, e, r: interrupt_in_epoch_two(e))
+    monkeypatch.setattr("mlp_core.progress.EpochProgress.update",
+                        lambda self, e, r: interrupt_in_epoch_two(e))
     with pytest.raises(KeyboardInterrupt):
         model.fit(x, y, epochs=3, batch_size=16, l2=0.5, verbose=False)
     for a, b in zip(model.get_weights(), weights):

@@ -7,9 +7,16 @@ import sys
 
 import pytest
 
-from mlp_core import backends
 import mlp_core
-from mlp_core import MLP, BackendUnavailable, MLPError, get_backend, set_backend, use_backend
+from mlp_core import (
+    MLP,
+    BackendUnavailable,
+    MLPError,
+    backends,
+    get_backend,
+    set_backend,
+    use_backend,
+)
 
 
 def test_default_is_numpy():
@@ -34,12 +41,14 @@ def test_env_is_read_when_needed_not_at_import(monkeypatch):
     monkeypatch.setenv("MLP_BACKEND", "array-api-strict")
     assert MLP([3, 2]).backend.name == "array-api-strict"
     monkeypatch.setenv("MLP_BACKEND", "nope")
-    with pytest.raises(MLPError, match="MLP_BACKEND: unknown backend 'nope'; valid: array-api-strict"):
+    with pytest.raises(MLPError,
+                       match="MLP_BACKEND: unknown backend 'nope'; valid: array-api-strict"):
         get_backend()
 
 
 def test_unknown_backend_lists_valid_names():
-    with pytest.raises(MLPError, match="valid: array-api-strict, cupy, jax, numpy, tensorflow, torch"):
+    with pytest.raises(MLPError,
+                       match="valid: array-api-strict, cupy, jax, numpy, tensorflow, torch"):
         get_backend("torchy")
 
 
@@ -58,7 +67,8 @@ def test_missing_library_names_the_install_command():
 
 def test_importing_mlp_core_imports_no_tensorflow_or_cupy():
     code = ("import sys, mlp_core, mlp_core.backends; mlp_core.MLP([3, 2]);"
-            "print(sorted(m for m in ('tensorflow', 'cupy', 'keras', 'torch', 'jax') if m in sys.modules))")
+            "print(sorted(m for m in ('tensorflow', 'cupy', 'keras', 'torch', 'jax') "
+            "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

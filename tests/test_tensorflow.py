@@ -65,7 +65,8 @@ def test_argmax_equal_where_clip_zeros_like_astype():
     np.testing.assert_array_equal(tnp.argmax(t, axis=1, keepdims=True).numpy(),
                                   A.argmax(axis=1)[:, None])
     np.testing.assert_array_equal(tnp.equal(t, t).numpy(), np.ones_like(A, bool))
-    np.testing.assert_array_equal(tnp.where(t > 0, t, tnp.zeros_like(t)).numpy(), np.where(A > 0, A, 0))
+    np.testing.assert_array_equal(tnp.where(t > 0, t, tnp.zeros_like(t)).numpy(),
+                                  np.where(A > 0, A, 0))
     np.testing.assert_array_equal(tnp.clip(t, min=-0.5, max=0.5).numpy(), np.clip(A, -0.5, 0.5))
     assert tnp.zeros_like(t).dtype == tf.float32 and tnp.zeros_like(t).shape == A.shape
     assert tnp.astype(t, tnp.float64).dtype == tf.float64
@@ -75,7 +76,8 @@ def test_matmul_transpose_take_asarray():
     np.testing.assert_allclose(tnp.matmul(tf.constant(A), tf.constant(B)).numpy(), A @ B, rtol=1e-5)
     np.testing.assert_array_equal(tnp.matrix_transpose(tf.constant(A)).numpy(), A.T)
     idx = np.array([3, 0, 0, 2])
-    np.testing.assert_array_equal(tnp.take(tf.constant(A), tf.constant(idx), axis=0).numpy(), A[idx])
+    np.testing.assert_array_equal(tnp.take(tf.constant(A), tf.constant(idx), axis=0).numpy(),
+                                  A[idx])
     assert tnp.asarray(A, dtype=tnp.float64).dtype == tf.float64
     t = tf.constant(A)
     assert tnp.asarray(t) is t and tnp.asarray(t, copy=True) is not t
@@ -96,12 +98,13 @@ def test_compiled_step_is_traced_once(tiny_data):
 
     def spy(fn):
         run = real_compile(fn)
-        traced.append(run.traced)
+        traced.append(run.fn)
         return run
 
     be.compile = spy
     try:
-        MLP([12, 8, 3], backend=be).fit(x, y, epochs=3, batch_size=10, verbose=False)  # 64 = 6*10 + 4
+        # 64 rows = 6 * 10 + 4
+        MLP([12, 8, 3], backend=be).fit(x, y, epochs=3, batch_size=10, verbose=False)
     finally:
         del be.compile
     assert traced[0].experimental_get_tracing_count() == 1
@@ -118,7 +121,8 @@ def test_threads_after_start_are_an_error_not_ignored():
     code = ("import tensorflow as tf; from mlp_core import get_backend, MLPError\n"
             "be = get_backend('tensorflow', threads=1); be.asarray([1.0])\n"
             "print(be.describe()['intra_op_threads'])\n"
-            "try:\n    get_backend('tensorflow', threads=2)\nexcept MLPError as e:\n    print('error:', e)")
+            "try:\n    get_backend('tensorflow', threads=2)\n"
+            "except MLPError as e:\n    print('error:', e)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     lines = out.stdout.strip().splitlines()
     assert lines[0] == "1", out.stderr

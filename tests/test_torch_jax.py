@@ -1,6 +1,8 @@
-"""PyTorch and JAX: modes agree, compile time is recorded apart, the batch loop, floors, errors.
+"""Modes agree and compile time is recorded apart (every backend with modes, from the registry);
+the batch loop and floors on every backend; PyTorch's and JAX's own options and errors.
 
-The shared tests (agreement with NumPy, gradients, kernels) run on both through the registry.
+The shared tests (agreement with NumPy, gradients, kernels) run on every backend through the
+registry too.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlp_core import MLP, BackendUnavailable, MLPError, get_backend
+from mlp_core import MLP, BackendUnavailable, MLPError, backends, get_backend
 from mlp_core.bench.floor import measure_floor
 
 from .helpers import make_backend
@@ -22,9 +24,13 @@ def fit_tiny(be, data, epochs=2):
     return model, history
 
 
-@pytest.mark.parametrize("name,eager,compiled", [("torch", "eager", "compiled"),
-                                                 ("jax", "eager", "compiled"),
-                                                 ("tensorflow", "eager", "compiled")])
+# (backend, its op-by-op mode, a mode that compiles): every pair the registry declares
+MODE_CASES = [(e.name, "eager", m) for e in backends.REGISTRY.values() if "eager" in e.modes
+              for m in e.modes if m != "eager"]
+TIMED = [e.name for e in backends.REGISTRY.values() if e.benchmark]
+
+
+@pytest.mark.parametrize("name,eager,compiled", MODE_CASES)
 def test_modes_agree_and_compile_time_is_apart(name, eager, compiled, tiny_data):
     ref_model, ref = fit_tiny(make_backend(name, {"mode": eager}), tiny_data)
     model, hist = fit_tiny(make_backend(name, {"mode": compiled}), tiny_data)
@@ -42,7 +48,7 @@ def test_modes_agree_and_compile_time_is_apart(name, eager, compiled, tiny_data)
 
 
 @pytest.mark.parametrize("n,batch_size", [(23, 5), (20, 5), (3, 5)])
-@pytest.mark.parametrize("name", ["torch", "jax"])
+@pytest.mark.parametrize("name", TIMED)
 def test_epoch_loop_visits_every_batch_in_order(name, n, batch_size):
     """The backend's batch loop (JAX: a compiled loop, then the last batch) is the plain one."""
     be = make_backend(name, {})
@@ -59,7 +65,7 @@ def test_epoch_loop_visits_every_batch_in_order(name, n, batch_size):
     assert float(be.to_numpy(got)) == pytest.approx(want, rel=1e-6)
 
 
-@pytest.mark.parametrize("name", ["torch", "jax"])
+@pytest.mark.parametrize("name", TIMED)
 def test_floor_runs(name):
     be = make_backend(name, {})
     assert 0 < measure_floor(be, [20, 8, 4], n=50, batch_size=16, dtype="float32", repeats=2) < 10

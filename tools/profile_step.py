@@ -21,7 +21,8 @@ def profile(backend: str, batch_size: int, epochs: int = 5) -> dict:
     model.l2 = (0.01, 0.01, 0.0)  # the seed-keras penalties
     net = model._network()
     opt = RMSprop()
-    x_all, y_all = be.asarray(ds.x_train, "float32"), be.asarray(model._one_hot(ds.y_train), "float32")
+    x_all = be.asarray(ds.x_train, "float32")
+    y_all = be.asarray(model._one_hot(ds.y_train), "float32")
     params, state = model.params, opt.init_state(be, model.params, "float32")
     n = x_all.shape[0]
     t = defaultdict(float)
@@ -40,15 +41,16 @@ def profile(backend: str, batch_size: int, epochs: int = 5) -> dict:
             x = timed("gather", be.gather_rows, x_all, idx)
             y = timed("gather", be.gather_rows, y_all, idx)
             outs, z = timed("forward", forward, be, net, params, x)
-            timed("metrics", lambda: (net.loss.value_sum(be, outs[-1], z, y, net.activations[-1]),
-                                      penalty(be, net, params), count_correct(be, outs[-1], y)))
+            timed("metrics", lambda o, z, y, p: (
+                net.loss.value_sum(be, o[-1], z, y, net.activations[-1]),
+                penalty(be, net, p), count_correct(be, o[-1], y)), outs, z, y, params)
             grads = timed("backward", backward, be, net, params, outs, z, y)
             params, state = timed("optimizer", opt.apply, be, params, grads, state)
     return {k: v / epochs for k, v in t.items()}
 
 
 if __name__ == "__main__":
-    backend = sys.argv[1] if len(sys.argv) > 1 else "numpy"
+    backend = get_backend(sys.argv[1] if len(sys.argv) > 1 else None).name
     for bs in [int(b) for b in sys.argv[2:]] or [500, 10000]:
         parts = profile(backend, bs)
         total = sum(parts.values())

@@ -11,29 +11,30 @@ from pathlib import Path
 
 def add_bench_parser(sub) -> None:
     from ..options import add_model_args, int_list, positive_int
+    from .config import DEFAULT_BATCH_SIZES, DEFAULT_IMPLS
     from .impls import MODIFIERS, base_names
-    from .runner import DEFAULT_BATCH_SIZES, DEFAULT_IMPLS
 
     b = sub.add_parser("bench", help="time implementations side by side with the Keras reference",
                        description="Each measurement runs in a fresh process after a warm-up "
-                       "of at least 200 steps; implementations are interleaved; rows are saved as they finish, "
-                       "and rerunning the same command resumes an interrupted run.")
+                       "of at least 200 steps; implementations are interleaved; rows are saved as "
+                       "they finish, and rerunning the same command resumes an interrupted run.")
     add_model_args(b)
     g = b.add_argument_group("what to measure")
-    g.add_argument("--impl", default=",".join(DEFAULT_IMPLS),
+    g.add_argument("--impl", dest="impls", type=name_list, default=list(DEFAULT_IMPLS),
                    help=f"comma-separated: {', '.join(base_names())}; modifiers "
-                   f"{', '.join('+' + m for m in MODIFIERS)} (default: %(default)s)")
+                   f"{', '.join('+' + m for m in MODIFIERS)} (default: {','.join(DEFAULT_IMPLS)})")
     g.add_argument("--batch-sizes", type=int_list, default=list(DEFAULT_BATCH_SIZES),
                    help="(default: 100,500,1000,10000,60000)")
-    g.add_argument("--repeat", type=positive_int, default=3,
+    g.add_argument("--repeat", dest="repeats", type=positive_int, default=3,
                    help="runs per cell (default: %(default)s)")
     g.add_argument("--threads", type=positive_int, help="compute threads for every implementation")
     g.add_argument("--device", help="cpu or gpu")
-    g.add_argument("--no-floor", action="store_true", help="skip the matrix-product floor")
+    g.add_argument("--no-floor", dest="floor", action="store_false",
+                   help="skip the matrix-product floor")
     g.add_argument("--native-blas", action="store_true",
                    help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE in the measurements, so "
                    "OpenBLAS picks its kernel for this CPU (recorded in every row)")
-    g.add_argument("--no-warmup", action="store_true",
+    g.add_argument("--no-warmup", dest="warmup", action="store_false",
                    help="no warm-up: time a cold fit, tracing and compiling included")
     g.add_argument("--out", default="results", help="output folder (default: %(default)s)")
     g.add_argument("--fresh", action="store_true", help="set earlier results in --out aside")
@@ -48,58 +49,49 @@ def add_bench_parser(sub) -> None:
     d.add_argument("--tls-key", help="client private key for a tls:// scheduler")
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from ..options import resolve_preset
-    from .report import markdown_table, summarize, write_reports
-    from ..errors import MLPError
-    from .runner import (LOCAL, BenchConfig, load_rows, make_plan, progress_line, run_benchmark,
-                         select_rows)
+def name_list(text: str) -> list[str]:
+    """``"numpy,keras"`` -> ``["numpy", "keras"]``."""
+    return [part.strip() for part in text.split(",") if part.strip()]
 
-    resolve_preset(args)  # (the preset's batch size is not used: --batch-sizes are)
-    cfg = BenchConfig(
-        dataset=args.dataset, data_dir=args.data_dir, scaler=args.scaler, layers=args.layers,
-        activation=args.activation, output=args.output, loss=args.loss, init=args.init,
-        init_scale=args.init_scale, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
-        decay=args.decay, reduction=args.reduction, eval_train=args.eval_train,
-        l1=args.l1, l2=args.l2, epochs=args.epochs,
-        seed=args.seed, dtype=args.dtype, threads=args.threads, device=args.device,
-        native_blas=args.native_blas,
-        warmup=not args.no_warmup, impls=[s for s in args.impl.split(",") if s.strip()],
-        batch_sizes=args.batch_sizes, repeats=args.repeat, floor=not args.no_floor)
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ..errors import MLPError
+    from .config import BenchConfig
+    from .report import markdown_table, write_reports
+    from .runner import make_plan, progress_line, run_benchmark
+    from .store import LOCAL, ResultsStore, select_rows
+
+    cfg = BenchConfig.from_args(args)  # (the preset's batch size is not used: --batch-sizes are)
     plan = make_plan(cfg, local=not args.scheduler)
     for impl, why in plan.skipped.items():
         print(f"mlp-core bench: skipping {impl}: {why}", file=sys.stderr)
     if not plan.jobs:
         raise MLPError("nothing to measure: every implementation was skipped (see above)")
     if not args.scheduler:
-        from .machine import warnings_for_this_machine
+        from ..machine import warnings_for_this_machine
 
         for warning in warnings_for_this_machine(args.native_blas):
             print(f"mlp-core bench: warning: {warning}", file=sys.stderr)
     bar = _progress_bar()
-
-    def progress(i, total, row):
-        bar(progress_line(i, total, row), total)
-
-    out = Path(args.out)
-    machines = [LOCAL]
+    out, machines, interrupted = Path(args.out), [LOCAL], False
     try:
         with _executor(args) as executor, _sigterm_interrupts():
             machines = executor.machines if executor else machines
-            rows, skipped = run_benchmark(cfg, out, fresh=args.fresh, progress=progress,
-                                          executor=executor, plan=plan)
+            run_benchmark(cfg, out, fresh=args.fresh, executor=executor, plan=plan,
+                          progress=lambda i, total, row: bar(progress_line(i, total, row), total))
     except KeyboardInterrupt:
-        jobs = [{**j, "machine": m} for j in plan.jobs for m in machines]
-        rows = select_rows([r for r in load_rows(out) if r.get("config") == cfg.training()],
-                           jobs)
-        write_reports(rows, out, plan.skipped)
+        interrupted = True
+    finally:
+        bar(None, 0)
+    # finished or interrupted: the report covers the measurements in the store
+    rows = select_rows([r for r in ResultsStore(out).rows() if r.get("config") == cfg.training()],
+                       plan.on(machines))
+    summary, written = write_reports(rows, out, plan.skipped)
+    if interrupted:
         print(f"mlp-core bench: interrupted; {len(rows)} finished measurements kept in "
               f"{out}; run the same command to resume", file=sys.stderr)
         return 130
-    finally:
-        bar(None, 0)
-    written = write_reports(rows, out, skipped)
-    print(markdown_table(summarize(rows)))
+    print(markdown_table(summary))
     print("wrote " + ", ".join(str(p) for p in [out / "results.jsonl", *written]), file=sys.stderr)
     return 0 if all(r.get("status") == "ok" for r in rows) else 1
 
@@ -143,7 +135,8 @@ def _executor(args: argparse.Namespace):
 
 
 def _progress_bar():
-    """A tqdm bar on a terminal, plain lines otherwise; call with (line, total), (None, 0) closes."""
+    """A tqdm bar on a terminal, plain lines otherwise; call with (line, total); (None, 0)
+    closes it."""
     state = {}
 
     def update(line, total):

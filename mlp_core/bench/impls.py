@@ -1,8 +1,9 @@
 """What the bench can measure: implementation specs, derived from the backend registry.
 
 A spec is a base name with optional modifiers joined by '+'. The bases are every backend variant
-of the registry (``numpy``, ``tensorflow``, ``tensorflow-eager``, ...), plus ``keras`` (the Keras
-reference model). Modifiers: ``f64`` (float64) and ``input-delta`` (also compute the input layer's
+of the registry, plus ``keras``: the Keras reference model, on the backend whose registry entry
+declares the ``keras`` backend it hosts. Modifiers: ``f64`` (float64) and ``input-delta`` (also
+compute the input layer's
 unused delta). ``floor-<backend>`` specs (the matrix products alone) are added by the runner.
 """
 
@@ -14,8 +15,7 @@ from dataclasses import dataclass, field
 from .. import backends
 from ..errors import MLPError, choice_error
 
-KERAS = "keras"
-KERAS_NEEDS = ("tensorflow", "keras")  # import names
+KERAS = "keras"  # the reference's implementation name, and its library's import name
 MODIFIERS = ("f64", "input-delta")
 FLOOR_PREFIX = "floor-"
 
@@ -25,7 +25,7 @@ class ImplSpec:
     spec: str
     base: str
     modifiers: tuple[str, ...] = ()
-    backend: str | None = None  # the registry backend it runs on (None: the Keras reference)
+    backend: str = ""  # the registry backend it runs on (Keras: the one that hosts it)
     options: dict = field(default_factory=dict, compare=False)  # that backend's options
 
     @property
@@ -38,8 +38,8 @@ class ImplSpec:
 
     @property
     def library(self) -> str:
-        """The backend whose floor applies (Keras runs on TensorFlow)."""
-        return backends.entry(self.backend).floor if self.backend else "tensorflow"
+        """The backend whose floor applies (Keras: its host's)."""
+        return backends.entry(self.backend).floor
 
     @property
     def dtype(self) -> str | None:
@@ -47,14 +47,20 @@ class ImplSpec:
 
     def missing(self) -> list[str]:
         """Python modules this implementation needs that are not installed."""
-        if self.is_reference:
-            return [m for m in KERAS_NEEDS if importlib.util.find_spec(m) is None]
-        return backends.missing_libraries(self.backend)
+        missing = backends.missing_libraries(self.backend)
+        if self.is_reference and importlib.util.find_spec(KERAS) is None:
+            missing.append(KERAS)
+        return missing
+
+
+def keras_host() -> backends.BackendEntry | None:
+    """The registry entry the Keras reference runs on (its ``keras`` field), if any."""
+    return next((e for e in backends.REGISTRY.values() if e.keras), None)
 
 
 def base_names() -> list[str]:
     """Every base an ``--impl`` list may name, in registry order, then ``keras``."""
-    return [v.name for v, _ in backends.variants()] + [KERAS]
+    return [v.name for v, _ in backends.variants()] + ([KERAS] if keras_host() else [])
 
 
 def parse_impl(spec: str) -> ImplSpec:
@@ -71,7 +77,9 @@ def parse_impl(spec: str) -> ImplSpec:
     if "input-delta" in mods and base == KERAS:
         raise MLPError("keras computes no input-layer delta; 'input-delta' applies to our backends")
     if base == KERAS:
-        return ImplSpec("+".join([base, *mods]), base, tuple(mods))
+        host = keras_host()
+        return ImplSpec("+".join([base, *mods]), base, tuple(mods), host.name,
+                        dict(host.variants[0].options))
     variant, entry = backends.variant(base)
     return ImplSpec("+".join([base, *mods]), base, tuple(mods), entry.name, dict(variant.options))
 

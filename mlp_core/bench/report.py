@@ -1,4 +1,4 @@
-"""Summaries of benchmark rows: medians, spread, ratios to Keras and to the floor; table and plot."""
+"""Summaries of benchmark rows: medians, spread, ratios to Keras and to the floor; table, plot."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import statistics
 from pathlib import Path
 
 from ..fileio import atomic_write_bytes, atomic_write_text
-from .runner import LOCAL
+from .impls import FLOOR_PREFIX, KERAS
+from .store import LOCAL
 
 COLUMNS = ["machine", "impl", "batch_size", "runs", "median_s", "min_s", "max_s", "spread_pct",
            "per_epoch_s", "vs_keras", "vs_floor", "gflops", "pct_peak", "test_accuracy",
@@ -43,8 +44,9 @@ def summarize(rows: list[dict]) -> list[dict]:
                                           key=lambda kv: (kv[0][0], kv[0][2], _order(kv[0][1]))):
         times = [g["fit_time"] for g in group]
         library = group[0].get("library")
-        keras, floor = med.get((mach, "keras", bs)), med.get((mach, f"floor-{library}", bs))
-        floor_rows = cells.get((mach, f"floor-{library}", bs), [])
+        keras = med.get((mach, KERAS, bs))
+        floor = med.get((mach, FLOOR_PREFIX + library, bs))
+        floor_rows = cells.get((mach, FLOOR_PREFIX + library, bs), [])
         if floor_rows and floor_rows[0].get("dtype") != group[0].get("dtype"):
             floor = None  # a float64 run against a float32 floor would mean nothing
         m = med[(mach, impl, bs)]
@@ -55,21 +57,21 @@ def summarize(rows: list[dict]) -> list[dict]:
             "min_s": min(times), "max_s": max(times),
             "spread_pct": 100 * (max(times) - min(times)) / m if m else None,
             "per_epoch_s": median("time_per_epoch", group),
-            "vs_keras": m / keras if keras and impl != "keras" else None,
-            "vs_floor": m / floor if floor and not impl.startswith("floor-") else None,
+            "vs_keras": m / keras if keras and impl != KERAS else None,
+            "vs_floor": m / floor if floor and not impl.startswith(FLOOR_PREFIX) else None,
             "gflops": gflops, "pct_peak": 100 * gflops / peak if gflops and peak else None,
             "test_accuracy": median("test_accuracy", group),
-            "peak_rss_mb": None if impl.startswith("floor-") else rss[(mach, impl, bs)],
-            "rss_vs_keras": (rss[(mach, impl, bs)] / rss[(mach, "keras", bs)]
-                             if (mach, "keras", bs) in rss and impl not in ("keras",)
-                             and not impl.startswith("floor-") else None),
+            "peak_rss_mb": None if impl.startswith(FLOOR_PREFIX) else rss[(mach, impl, bs)],
+            "rss_vs_keras": (rss[(mach, impl, bs)] / rss[(mach, KERAS, bs)]
+                             if (mach, KERAS, bs) in rss and impl != KERAS
+                             and not impl.startswith(FLOOR_PREFIX) else None),
             "threads": group[0].get("threads"),
         })
     return out
 
 
 def _order(impl: str) -> tuple:
-    return (impl.startswith("floor-"), impl == "keras", impl)
+    return (impl.startswith(FLOOR_PREFIX), impl == KERAS, impl)
 
 
 def _fmt(value, key: str) -> str:
@@ -150,14 +152,16 @@ def environment_line(rows: list[dict]) -> str:
 
 
 def write_reports(rows: list[dict], out_dir: str | Path, skipped: dict[str, str] | None = None,
-                  plot: bool = True) -> list[Path]:
-    """``summary.md``, ``summary.csv`` and (with matplotlib) ``plot.png``, each written atomically."""
+                  plot: bool = True) -> tuple[list[dict], list[Path]]:
+    """``summary.md``, ``summary.csv`` and (with matplotlib) ``plot.png``, each written
+    atomically; returns the summary and the files written."""
     out = Path(out_dir)
     summary = summarize(rows)
     errors = [r for r in rows if r.get("status") != "ok"]
     md = ["# mlp-core benchmark", "", environment_line(rows), "",
           "Median training time (`fit` wall time, each run in a fresh process, after a warm-up "
-          "of at least 200 steps unless `--no-warmup`); `vs Keras` and `vs floor` divide medians of the same machine and batch size. "
+          "of at least 200 steps unless `--no-warmup`); `vs Keras` and `vs floor` divide "
+          "medians of the same machine and batch size. "
           "The floor is the matrix products of the epochs alone in the implementation's "
           "library. GFLOP/s: the matrix products' useful work per second of training; "
           "`% sgemm peak` divides it by this machine's large-sgemm rate (NumPy's BLAS).", "",
@@ -185,7 +189,7 @@ def write_reports(rows: list[dict], out_dir: str | Path, skipped: dict[str, str]
         if png is not None:
             atomic_write_bytes(out / "plot.png", png)
             written.append(out / "plot.png")
-    return written
+    return summary, written
 
 
 def plot_summary(summary: list[dict], machine: str = "") -> bytes | None:
@@ -207,9 +211,11 @@ def plot_summary(summary: list[dict], machine: str = "") -> bytes | None:
                      for s in summary if (s["machine"], s["impl"]) == (mach, impl))
         bs = [p[0] for p in pts]
         label = f"{impl} on {mach}" if named else impl
-        style = {"linestyle": "--", "marker": None} if impl.startswith("floor-") else {"marker": "o"}
+        style = ({"linestyle": "--", "marker": None} if impl.startswith(FLOOR_PREFIX)
+                 else {"marker": "o"})
         style["color"] = colors[(mach, impl)]
-        ax1.errorbar(bs, [p[1] for p in pts], yerr=[[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]],
+        spread = [[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]]
+        ax1.errorbar(bs, [p[1] for p in pts], yerr=spread,
                      label=label, capsize=3, **style)
         ratio = [(b, p[4]) for b, p in zip(bs, pts) if p[4] is not None]
         if ratio:

@@ -65,7 +65,8 @@ def warnings_for_this_machine(native_blas: bool = False) -> list[str]:
         out.append(f"the machine is busy (load average {load:.2f}): timings will be slow and "
                    "noisy; stop other work first")
     coretype = os.environ.get("OPENBLAS_CORETYPE")
-    if coretype and not native_blas and "avx512f" in cpu_flags() and coretype.lower() not in AVX512_KERNELS:
+    if (coretype and not native_blas and "avx512f" in cpu_flags()
+            and coretype.lower() not in AVX512_KERNELS):
         out.append(f"OPENBLAS_CORETYPE={coretype} pins an older OpenBLAS kernel than this CPU "
                    "supports (AVX-512); --native-blas unsets it in the measurements")
     return out
