@@ -1,7 +1,8 @@
 """Backend registry: every backend by name, loaded lazily on first use.
 
-Importing this package imports no array library but NumPy: the others are imported only when their
-backend is created. Adding a backend means one module here plus one entry in ``REGISTRY``.
+Importing this package imports no array library (not even NumPy, so that the command line starts
+quickly): each is imported when its backend is created. Adding a backend means one module here
+plus one entry in ``REGISTRY``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,21 @@ import importlib
 import importlib.util
 import inspect
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendUnavailable, MLPError, choice_error
-from .base import Backend
+from ..signals import deferred_interrupts
+
+if TYPE_CHECKING:
+    from .base import Backend
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Backend":  # imported on first use: the registry alone imports no NumPy
+        from .base import Backend
+
+        return Backend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -116,7 +129,8 @@ def create(name: str, device: str | None = None, **options) -> Backend:
     if device not in e.devices:
         raise BackendUnavailable(
             f"backend {e.name!r} has no device {device!r}; valid: {', '.join(e.devices)}")
-    cls = getattr(importlib.import_module(e.module), e.cls)
+    with deferred_interrupts():  # a library half-imported by Ctrl-C is broken (mlp_core.signals)
+        cls = getattr(importlib.import_module(e.module), e.cls)
     accepted = set(inspect.signature(cls).parameters) - {"device"}
     unknown = sorted(set(options) - accepted)
     if unknown:
@@ -127,7 +141,8 @@ def create(name: str, device: str | None = None, **options) -> Backend:
         if options["mode"] not in e.modes:
             raise MLPError(f"backend {e.name!r} has no mode {options['mode']!r}; "
                            f"valid: {', '.join(e.modes)}")
-    backend = cls(device=device, **options)
+    with deferred_interrupts():  # (the class imports its library when it is made)
+        backend = cls(device=device, **options)
     backend.options = dict(options)
     return backend
 

@@ -20,8 +20,9 @@ def backend(request):
 
 @pytest.fixture(autouse=True)
 def clean_selection(monkeypatch):
-    monkeypatch.delenv("MLP_BACKEND", raising=False)
-    monkeypatch.delenv("MLP_DEVICE", raising=False)
+    # the tests see none of the project's variables that the machine running them may set
+    for name in ("MLP_BACKEND", "MLP_DEVICE", "MLP_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
     selection.reset_backend()
     yield
     selection.reset_backend()

@@ -215,8 +215,12 @@ def test_sigterm_writes_the_summary_and_stops_the_worker(tmp_path):
 def test_rows_describe_their_machine_and_native_blas_unsets_the_pin(tmp_path, monkeypatch):
     from mlp_core.bench.report import environment_line
     from mlp_core.bench.runner import run_job_subprocess
+    from mlp_core.machine import PIN_VARIABLES
 
     write_idx_dataset(tmp_path / "data", n_train=120, n_test=30)
+    # the pins are this test's own, whatever the machine running it sets
+    for name in PIN_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
     cfg = BenchConfig(dataset="mnist", data_dir=str(tmp_path / "data"), epochs=1, repeats=1,
                       impls=["numpy"], batch_sizes=[60])

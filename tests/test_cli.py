@@ -65,3 +65,49 @@ def test_info_lists_every_backend(capsys):
     for name in backends.REGISTRY:
         assert f"- {name}" in out
     assert "blas=" in out
+
+
+def test_divergence_is_one_line_and_no_warning(toy_dir):
+    """The CLI says a divergence once, as one line, with no warning machinery; the summary
+    counts the epoch that ran and was undone; exit status 1 (training stopped early)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlp_core", "train", "--data-dir", str(toy_dir), "--epochs", "2",
+         "--batch-size", "60000", "--optimizer", "sgd", "--lr", "1e300", "--layers", "16"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert [line for line in lines if "diverged" in line or "NaN" in line] == [lines[-1]]
+    assert lines[-1].startswith("mlp-core: training stopped early: the weights became NaN")
+    assert "Warning" not in proc.stderr and "overflow" not in proc.stderr
+    assert "over 1 epoch (epoch 1 diverged and was undone)" in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def interpreter_start():
+    """Seconds this machine's Python takes to start and stop (``python -c pass``): before it
+    is up, an interrupt lands in Python's own start-up (its ``site`` module), not in mlp-core."""
+    import time
+
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        times.append(time.perf_counter() - t)
+    return sorted(times)[1]
+
+
+# Ctrl-C while the command is still importing its modules, or later: never a traceback
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.05, 0.1, 0.2, 0.4])
+def test_ctrl_c_at_any_moment_is_one_line(toy_dir, interpreter_start, delay):
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlp_core", "train", "--data-dir", str(toy_dir), "--epochs",
+         "100000", "--quiet", "--layers", "16"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(interpreter_start + delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "mlp-core: interrupted", err
