@@ -110,7 +110,7 @@ def test_mlp_device_applies_with_backend_options(monkeypatch):
         mlp_core.get_backend(threads=1)
 
 
-# -- model files ------------------------------------------------------------------------------------
+# -- model files --------------------------------------------------------------------------------
 @pytest.fixture
 def saved(tmp_path):
     model = MLP([12, 8, 3], seed=1)
@@ -173,7 +173,7 @@ def test_a_npy_file_is_not_a_model(tmp_path):
         MLP.load(tmp_path)
 
 
-# -- the command line -------------------------------------------------------------------------------
+# -- the command line ---------------------------------------------------------------------------
 @pytest.fixture
 def toy_dir(tmp_path):
     write_idx_dataset(tmp_path / "data", n_train=200, n_test=50)
@@ -243,7 +243,8 @@ def test_preset_l2_follows_the_hidden_layers(toy_dir, tmp_path):
 
 def test_the_command_imports_no_array_library_before_main_runs():
     """So Ctrl-C during start-up lands inside main(), which answers it with one line."""
-    code = "import sys, mlp_core.cli; print(sorted(m for m in ('numpy', 'tensorflow') if m in sys.modules))"
+    code = ("import sys, mlp_core.cli; "
+            "print(sorted(m for m in ('numpy', 'tensorflow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -260,7 +261,8 @@ def test_model_options_are_checked_before_the_data_is_looked_for(tmp_path, argv,
 
 
 def test_bench_skips_a_backend_that_takes_no_thread_count():
-    from mlp_core.bench.runner import BenchConfig, make_plan
+    from mlp_core.bench.config import BenchConfig
+    from mlp_core.bench.runner import make_plan
 
     plan = make_plan(BenchConfig(impls=["numpy", "jax"], threads=1, batch_sizes=[10], repeats=1,
                                  floor=False))
