@@ -15,7 +15,8 @@ import os
 
 from mlp_core import backends
 from mlp_core.bench.report import markdown_table, summarize, write_reports
-from mlp_core.bench.runner import BenchConfig, print_progress, run_benchmark
+from mlp_core.bench.config import BenchConfig
+from mlp_core.bench.runner import print_progress, run_benchmark
 
 
 def main() -> None:

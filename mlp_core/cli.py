@@ -61,11 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .data import IMAGE_PIXELS, N_CLASSES, load_dataset, make_scaler
+    from .data import SYNTHETIC, dataset_key, dataset_shape, load_dataset, make_scaler
     from .fileio import check_writable
     from .model import MLP, per_layer
     from .optimizers import get_optimizer
     from .selection import get_backend
+    from .synthetic import check_sizes
     from .training import TrainingDiverged
 
     # everything that can be checked is checked before the data is read and training starts
@@ -82,16 +83,23 @@ def cmd_train(args: argparse.Namespace) -> int:
                         momentum=opts["momentum"], decay=opts["decay"])
     be = get_backend(args.backend, args.device, **backend_options(args))
     make_scaler(opts["scaler"])
-    # every dataset mlp-core knows has 28 x 28 images in 10 classes: the model, made now, checks
-    # its options (and its memory) before the data is read
-    model = MLP([IMAGE_PIXELS, *opts["layers"], N_CLASSES], seed=args.seed, dtype=args.dtype,
-                backend=be, **{k: opts[k] for k in MODEL_OPTIONS})
-    per_layer(args.l1, "l1", len(model.layers) - 1)
-    per_layer(opts["l2"], "l2", len(model.layers) - 1)
-    ds = load_dataset(args.dataset, args.data_dir, scaler=opts["scaler"])
-    if ds.x_train.shape[1] != IMAGE_PIXELS:
-        raise MLPError(f"{ds.source}: images of {ds.x_train.shape[1]} pixels; mlp-core's datasets "
-                       f"have {IMAGE_PIXELS}")
+    if dataset_key(args.dataset) == SYNTHETIC:
+        check_sizes(args.samples, args.features, args.classes)
+    shape = dataset_shape(args.dataset, args.features, args.classes)
+
+    def make_model(n_inputs: int, n_classes: int) -> MLP:
+        model = MLP([n_inputs, *opts["layers"], n_classes], seed=args.seed, dtype=args.dtype,
+                    backend=be, **{k: opts[k] for k in MODEL_OPTIONS})
+        per_layer(args.l1, "l1", len(model.layers) - 1)
+        per_layer(opts["l2"], "l2", len(model.layers) - 1)
+        return model
+
+    # where the dataset's shape is known, the model (made now) checks its options and memory
+    # before the data is read; an .npz file's shape is known once it is read
+    model = make_model(*shape) if shape else make_model(1, 2) and None
+    ds = load_dataset(args.dataset, args.data_dir, scaler=opts["scaler"], samples=args.samples,
+                      features=args.features, classes=args.classes, seed=args.seed)
+    model = model or make_model(ds.x_train.shape[1], ds.n_classes)
     print(f"{model} on {ds.name} ({ds.x_train.shape[0]} train / {ds.x_test.shape[0]} test, "
           f"from {ds.source}); {describe_options(resolved)}; mode {be.mode}", file=sys.stderr)
     eval_every = 1 if opts["eval_train"] and not args.eval_every else args.eval_every

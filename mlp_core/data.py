@@ -1,7 +1,8 @@
 """MNIST-shaped datasets: ``load_dataset`` finds, reads, checks and scales one.
 
 Where the files are looked for and how they are downloaded: :mod:`mlp_core.sources`; the IDX
-format: :mod:`mlp_core.idx`; the scalers: :mod:`mlp_core.scalers`.
+format: :mod:`mlp_core.idx`; the generated dataset: :mod:`mlp_core.synthetic`; the scalers:
+:mod:`mlp_core.scalers`.
 
 Whatever is read is checked before use: images are 2-D or 3-D arrays of numbers, labels are
 integers in ``0 .. n_classes - 1``, and the counts and image shapes agree. Every problem is a
@@ -12,13 +13,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from . import synthetic
 from .errors import DataError, choice_error
 from .idx import parse_idx, read_idx
 from .scalers import SCALERS, make_scaler
-from .sources import DATASETS, IMAGE_PIXELS, N_CLASSES, download, find
+from .sources import DATASETS, IMAGE_PIXELS, N_CLASSES, download, find, load_npz
+
+SYNTHETIC = "synthetic"
 
 
 @dataclass
@@ -41,25 +46,39 @@ class Dataset:
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
-                 scaler: str | None = "divide255", download_ok: bool = True) -> Dataset:
-    """Load ``"mnist"`` or ``"fashion-mnist"``; scale with ``scaler`` (fitted on train).
+                 scaler: str | None = "divide255", download_ok: bool = True, *,
+                 samples: int | None = None, features: int | None = None,
+                 classes: int | None = None, seed: int = 0) -> Dataset:
+    """Load a dataset and scale it with ``scaler`` (fitted on the training split).
 
-    See the module docstring for where it looks. ``scaler=None`` keeps raw 0..255 values.
+    ``name`` is ``"mnist"`` or ``"fashion-mnist"`` (see :mod:`mlp_core.sources` for where they
+    are looked for), ``"synthetic"`` (``samples`` training rows of ``features`` values in
+    ``classes`` classes, made from ``seed``: :mod:`mlp_core.synthetic`), or the path of an
+    ``.npz`` file holding ``x_train``, ``y_train``, ``x_test`` and ``y_test`` (images as rows or
+    2-D, integer labels from 0), checked as Keras's ``mnist.npz`` is. ``scaler=None`` keeps the
+    raw values.
     """
-    key = str(name).lower().replace("_", "-")
-    if key not in DATASETS:
-        raise choice_error("dataset", name, DATASETS)
-    spec = DATASETS[key]
-    found = find(spec, data_dir, download_ok)
-    (arrays, sources), source = found
+    key = dataset_key(name)
+    if key == SYNTHETIC:
+        arrays = synthetic.make(samples, features, classes, seed)
+        sources = {k: f"synthetic {k}" for k in arrays}
+        source, n_classes = f"generated: {samples} x {features}, {classes} classes, seed {seed}", \
+            classes
+    elif key.endswith(".npz"):
+        (arrays, sources), source, n_classes = load_npz(Path(name)), str(name), None
+    else:
+        spec = DATASETS[key]
+        (arrays, sources), source = find(spec, data_dir, download_ok)
+        n_classes = spec.n_classes
     xtr, ytr = _as_rows(arrays["x_train"], arrays["y_train"], sources["x_train"],
-                        sources["y_train"], spec.n_classes)
+                        sources["y_train"], n_classes)
     xte, yte = _as_rows(arrays["x_test"], arrays["y_test"], sources["x_test"],
-                        sources["y_test"], spec.n_classes)
+                        sources["y_test"], n_classes)
     if xtr.shape[1] != xte.shape[1]:
         raise DataError(f"{sources['x_train']} has images of {xtr.shape[1]} values but "
                         f"{sources['x_test']} has images of {xte.shape[1]}")
-    ds = Dataset(key, xtr, ytr, xte, yte, source=source)
+    ds = Dataset(key if key in DATASETS or key == SYNTHETIC else Path(name).name,
+                 xtr, ytr, xte, yte, source=source)
     # copy=False: the arrays are ours, so divide255, normalize and none scale in place (a copy
     # would double peak memory); standard and minmax compute in float64 and return new arrays
     if scaler is not None:
@@ -67,6 +86,30 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
         ds.x_train = s.transform(ds.x_train, copy=False)
         ds.x_test = s.transform(ds.x_test, copy=False)
     return ds
+
+
+def dataset_shape(name: str, features: int | None = None,
+                  classes: int | None = None) -> tuple[int, int] | None:
+    """(values per row, classes) of a dataset before it is read (the synthetic sizes are checked
+    here); None for an ``.npz`` file, which only its arrays tell."""
+    key = dataset_key(name)
+    if key == SYNTHETIC:
+        return features, classes
+    if key in DATASETS:
+        return IMAGE_PIXELS, DATASETS[key].n_classes
+    return None
+
+
+def dataset_key(name: str) -> str:
+    """``"mnist"``, ``"fashion-mnist"``, ``"synthetic"``, or an ``.npz`` path as given; any other
+    name is an error listing the valid ones."""
+    text = str(name)
+    if text.lower().endswith(".npz"):
+        return text
+    key = text.lower().replace("_", "-")
+    if key not in (*DATASETS, SYNTHETIC):
+        raise choice_error("dataset", name, [*DATASETS, SYNTHETIC, "PATH.npz"])
+    return key
 
 
 def _check_images(x: np.ndarray, source: str) -> None:
@@ -102,5 +145,5 @@ def _as_rows(x: np.ndarray, y: np.ndarray, x_source: str = "images", y_source: s
     return x.reshape(x.shape[0], -1).astype(np.float32), y.astype(np.int64)
 
 
-__all__ = ["DATASETS", "IMAGE_PIXELS", "N_CLASSES", "SCALERS", "Dataset", "download",
-           "load_dataset", "make_scaler", "parse_idx", "read_idx"]
+__all__ = ["DATASETS", "IMAGE_PIXELS", "N_CLASSES", "SCALERS", "SYNTHETIC", "Dataset",
+           "dataset_key", "download", "load_dataset", "make_scaler", "parse_idx", "read_idx"]

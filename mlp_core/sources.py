@@ -88,7 +88,8 @@ _NPZ_ERRORS = (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile, No
                RuntimeError, MemoryError)
 
 
-def _load_npz(path: Path) -> Arrays:
+def load_npz(path: Path) -> Arrays:
+    """The four arrays of an ``.npz`` archive (Keras's ``mnist.npz``, or a user's), checked."""
     try:
         fh = open(path, "rb")
     except OSError as exc:
@@ -119,7 +120,7 @@ def _load_npz(path: Path) -> Arrays:
 def _load_folder(spec: DatasetSpec, folder: Path) -> tuple[Arrays, str] | None:
     """The dataset from ``folder`` and its source, or None if its files are not there."""
     if spec.npz and os.path.lexists(folder / spec.npz):
-        return _load_npz(folder / spec.npz), str(folder / spec.npz)
+        return load_npz(folder / spec.npz), str(folder / spec.npz)
     found = _load_idx_folder(folder)
     return None if found is None else (found, str(folder))
 

@@ -156,7 +156,7 @@ def test_bench_cli_bad_batch_sizes(tmp_path, capsys):
     ({"learning_rate": -1.0}, "learning_rate must be a finite number"),
     ({"dataset": "cifar"}, "unknown dataset 'cifar'"),
     ({"l2": -1.0}, "l2 must be a number >= 0"),
-    ({"dtype": "float16"}, "unknown dtype 'float16'"),
+    ({"dtypes": ["float16"]}, "dtypes must be among float32, float64"),
 ])
 def test_bad_configuration_fails_before_any_worker(toy_cfg, tmp_path, change, message):
     from dataclasses import replace

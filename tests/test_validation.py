@@ -260,11 +260,12 @@ def test_model_options_are_checked_before_the_data_is_looked_for(tmp_path, argv,
     assert rc == 2 and message in capsys.readouterr().err
 
 
-def test_bench_skips_a_backend_that_takes_no_thread_count():
+def test_bench_measures_a_backend_that_takes_no_thread_count_once_with_its_own():
     from mlp_core.bench.config import BenchConfig
     from mlp_core.bench.runner import make_plan
 
-    plan = make_plan(BenchConfig(impls=["numpy", "jax"], threads=1, batch_sizes=[10], repeats=1,
-                                 floor=False))
-    assert "cannot set its thread count" in plan.skipped["jax"]
-    assert {j["impl"] for j in plan.jobs} == {"numpy"}
+    plan = make_plan(BenchConfig(impls=["numpy", "jax"], threads=[1, 2], batch_sizes=[10],
+                                 repeats=1, floor=False))
+    assert not plan.skipped and "jax cannot set its thread count" in plan.notes[0]
+    assert [(j["impl"], j["threads"]) for j in plan.jobs] == [
+        ("numpy", 1), ("jax", None), ("numpy", 2)]

@@ -15,11 +15,21 @@ def add_bench_parser(sub) -> None:
     from .impls import MODIFIERS, base_names
 
     b = sub.add_parser("bench", help="time implementations side by side with the Keras reference",
+                       conflict_handler="resolve",  # --layers, --dtype: lists here
                        description="Each measurement runs in a fresh process after a warm-up "
                        "of at least 200 steps; implementations are interleaved; rows are saved as "
                        "they finish, and rerunning the same command resumes an interrupted run.")
     add_model_args(b)
     g = b.add_argument_group("what to measure")
+    g.add_argument("--layers", action="append", type=int_list,
+                   help="hidden layer sizes of one model; repeat it to sweep models, e.g. "
+                   "--layers 70,30 --layers 512,512 (default: the preset's)")
+    g.add_argument("--dtype", dest="dtypes", type=dtype_list,
+                   help="float32, float64 or both, comma-separated (default: float32)")
+    g.add_argument("--steps", type=positive_int,
+                   help="time this many training steps per cell after a warm-up over the same "
+                   "batches, instead of whole fits (for sweeps: seconds per step, per sample and "
+                   "per epoch-equivalent, a cost model per implementation, crossovers)")
     g.add_argument("--impl", dest="impls", type=name_list, default=list(DEFAULT_IMPLS),
                    help=f"comma-separated: {', '.join(base_names())}; modifiers "
                    f"{', '.join('+' + m for m in MODIFIERS)} (default: {','.join(DEFAULT_IMPLS)})")
@@ -27,7 +37,9 @@ def add_bench_parser(sub) -> None:
                    help="(default: 100,500,1000,10000,60000)")
     g.add_argument("--repeat", dest="repeats", type=positive_int, default=3,
                    help="runs per cell (default: %(default)s)")
-    g.add_argument("--threads", type=positive_int, help="compute threads for every implementation")
+    g.add_argument("--threads", type=int_list,
+                   help="compute threads, comma-separated to sweep them, e.g. 1,2 (default: each "
+                   "library's own)")
     g.add_argument("--device", help="cpu or gpu")
     g.add_argument("--no-floor", dest="floor", action="store_false",
                    help="skip the matrix-product floor")
@@ -49,6 +61,11 @@ def add_bench_parser(sub) -> None:
     d.add_argument("--tls-key", help="client private key for a tls:// scheduler")
 
 
+def dtype_list(text: str) -> list[str]:
+    """``"float32,float64"`` -> ``["float32", "float64"]`` (checked with the configuration)."""
+    return name_list(text)
+
+
 def name_list(text: str) -> list[str]:
     """``"numpy,keras"`` -> ``["numpy", "keras"]``."""
     return [part.strip() for part in text.split(",") if part.strip()]
@@ -59,12 +76,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .config import BenchConfig
     from .report import markdown_table, write_reports
     from .runner import make_plan, progress_line, run_benchmark
+    from .scaling_report import is_sweep, write_scaling
     from .store import LOCAL, ResultsStore, select_rows
 
     cfg = BenchConfig.from_args(args)  # (the preset's batch size is not used: --batch-sizes are)
     plan = make_plan(cfg, local=not args.scheduler)
     for impl, why in plan.skipped.items():
         print(f"mlp-core bench: skipping {impl}: {why}", file=sys.stderr)
+    for note in plan.notes:
+        print(f"mlp-core bench: note: {note}", file=sys.stderr)
     if not plan.jobs:
         raise MLPError("nothing to measure: every implementation was skipped (see above)")
     if not args.scheduler:
@@ -87,6 +107,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     rows = select_rows([r for r in ResultsStore(out).rows() if r.get("config") == cfg.training()],
                        plan.on(machines))
     summary, written = write_reports(rows, out, plan.skipped)
+    if is_sweep(rows):
+        written += write_scaling(rows, out)
     if interrupted:
         print(f"mlp-core bench: interrupted; {len(rows)} finished measurements kept in "
               f"{out}; run the same command to resume", file=sys.stderr)

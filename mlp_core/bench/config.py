@@ -15,29 +15,50 @@ from typing import Any
 
 from .. import backends
 from ..errors import MLPError
-from ..presets import DEFAULT_PRESET, get_preset
+from ..presets import DEFAULT_PRESET, PRESET_OPTIONS, get_preset
 from .impls import KERAS
 
 DEFAULT_IMPLS = (backends.DEFAULT_BACKEND, *(e.variants[0].name for e in backends.REGISTRY.values()
                                             if e.keras), KERAS)
 DEFAULT_BATCH_SIZES = (100, 500, 1000, 10000, 60000)
-#: the fields that say what is measured, not what is trained: rows of one training configuration
-#: stay comparable (and a run resumable) whatever these are
-MEASURED = ("impls", "batch_sizes", "repeats", "floor")
+DTYPES = ("float32", "float64")
+#: the axes of the sweep and the measurement: rows of one training configuration stay comparable
+#: (and a run resumable, cell by cell) whatever these are
+MEASURED = ("impls", "models", "batch_sizes", "threads", "dtypes", "repeats", "floor")
 
 
 def _default(name: str) -> Any:
     return get_preset(DEFAULT_PRESET).settings()[name]
 
 
+@dataclass(frozen=True)
+class Cell:
+    """One point of the sweep: a model, a batch size, a thread count and a dtype."""
+
+    layers: tuple[int, ...]  # hidden sizes
+    batch_size: int
+    threads: int | None  # None: the library's default
+    dtype: str
+    l2: tuple[float, ...]  # per weight layer, for this model
+
+
 @dataclass
 class BenchConfig:
-    """What is trained (the default preset's configuration) and what is measured."""
+    """What is trained (the default preset's configuration) and what is measured.
+
+    ``models`` lists the hidden layers of each model; ``l2`` None means the preset's rule for
+    each model (``seed-keras``: 0.01 on every hidden kernel, none on the output).
+    ``steps``: time that many training steps per cell after a warm-up, instead of whole fits.
+    ``samples``, ``features`` and ``classes`` size the ``synthetic`` dataset.
+    """
 
     dataset: str = "fashion-mnist"
     data_dir: str | None = None
+    samples: int | None = None
+    features: int | None = None
+    classes: int | None = None
+    preset: str = DEFAULT_PRESET
     scaler: str = field(default_factory=lambda: _default("scaler"))
-    layers: list[int] = field(default_factory=lambda: _default("layers"))  # hidden sizes
     activation: str = field(default_factory=lambda: _default("activation"))
     output: str = field(default_factory=lambda: _default("output"))
     loss: str = field(default_factory=lambda: _default("loss"))
@@ -50,16 +71,18 @@ class BenchConfig:
     reduction: str = field(default_factory=lambda: _default("reduction"))
     eval_train: bool = field(default_factory=lambda: _default("eval_train"))
     l1: float | list[float] = 0.0
-    l2: float | list[float] = field(default_factory=lambda: _default("l2"))
+    l2: float | list[float] | None = None
     epochs: int = field(default_factory=lambda: _default("epochs"))
+    steps: int | None = None
     seed: int = 0
-    dtype: str = "float32"
-    threads: int | None = None
     device: str | None = None
     native_blas: bool = False  # unset the OpenBLAS kernel pin (OPENBLAS_CORETYPE, ...) in workers
     warmup: bool = True
     impls: list[str] = field(default_factory=lambda: list(DEFAULT_IMPLS))
+    models: list[list[int]] = field(default_factory=lambda: [_default("layers")])
     batch_sizes: list[int] = field(default_factory=lambda: list(DEFAULT_BATCH_SIZES))
+    threads: list[int | None] = field(default_factory=lambda: [None])
+    dtypes: list[str] = field(default_factory=lambda: ["float32"])
     repeats: int = 3
     floor: bool = True
 
@@ -69,18 +92,23 @@ class BenchConfig:
         preset = get_preset(name)
         given = {k: v for k, v in overrides.items() if k in preset.settings()}
         resolved = preset.resolve(given).values
-        names = {f.name for f in fields(cls)}
-        return cls(**{**{k: v for k, v in resolved.items() if k in names}, **overrides})
+        names = {f.name for f in fields(cls)} - {"l2"}
+        return cls(**{**{k: v for k, v in resolved.items() if k in names}, "preset": name,
+                      "models": [resolved["layers"]], **overrides})
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> BenchConfig:
         """From ``mlp-core bench``'s parsed arguments, field by field: each preset option as
-        resolved against ``--preset``, every other field from the argument of its name."""
-        from ..options import resolve_options
-
-        resolved = resolve_options(args).values
-        return cls(**{f.name: resolved[f.name] if f.name in resolved else getattr(args, f.name)
-                      for f in fields(cls)})
+        resolved against ``--preset`` (``--layers``, repeatable, gives ``models``), every other
+        field from the argument of its name."""
+        preset = get_preset(args.preset)
+        given = {k: getattr(args, k, None) for k in PRESET_OPTIONS if k != "layers"}
+        resolved = preset.resolve(given).values
+        values = {f.name: resolved[f.name] if f.name in resolved else getattr(args, f.name, None)
+                  for f in fields(cls)}
+        values.update(l2=args.l2, models=args.layers or [list(preset.layers)],
+                      threads=args.threads or [None], dtypes=args.dtypes or ["float32"])
+        return cls(**values)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,35 +126,72 @@ class BenchConfig:
         """The part every row must share for rows to be comparable (and resumable)."""
         return {k: v for k, v in self.to_dict().items() if k not in MEASURED}
 
+    def l2_for(self, hidden: list[int] | tuple[int, ...]) -> tuple[float, ...]:
+        """The L2 penalty of each weight layer of the model with these hidden layers."""
+        from ..validation import per_layer
+
+        value = get_preset(self.preset).l2(len(hidden)) if self.l2 is None else self.l2
+        return per_layer(value, "l2", len(hidden) + 1)
+
+    def cell(self, job: dict) -> Cell:
+        """The sweep point a job of the plan measures (what it leaves out: the first of each)."""
+        layers = job.get("layers", self.models[0])
+        return Cell(tuple(layers), job["batch_size"], job.get("threads", self.threads[0]),
+                    job.get("dtype", self.dtypes[0]), self.l2_for(layers))
+
+    def cells(self) -> list[dict]:
+        """Every sweep point as the plan's jobs name it, in the order they interleave."""
+        return [{"layers": list(m), "batch_size": b, "threads": t, "dtype": d}
+                for m in self.models for b in self.batch_sizes for t in self.threads
+                for d in self.dtypes]
+
     def validate(self, local: bool = True) -> None:
         """Check everything here, before any worker starts, without building a model: one clear
         error. ``local``: the measurements run on this machine, so its paths are theirs."""
-        from ..data import DATASETS, IMAGE_PIXELS, N_CLASSES, make_scaler
+        from ..data import SYNTHETIC, dataset_key, dataset_shape, make_scaler
         from ..network import REDUCTIONS
         from ..optimizers import get_optimizer
+        from ..synthetic import check_sizes
         from ..validation import check_model_options, per_layer
 
-        if str(self.dataset).lower().replace("_", "-") not in DATASETS:
-            raise MLPError(f"unknown dataset {self.dataset!r}; valid: {', '.join(DATASETS)}")
+        key = dataset_key(self.dataset)
+        if key == SYNTHETIC:
+            check_sizes(self.samples, self.features, self.classes)
+        elif local and key.endswith(".npz") and not Path(key).is_file():
+            raise MLPError(f"--dataset {key}: no such file")
         if local and self.data_dir is not None and not Path(self.data_dir).is_dir():
             raise MLPError(f"--data-dir {self.data_dir}: no such folder")
         make_scaler(self.scaler)
         get_optimizer(self.optimizer, learning_rate=self.learning_rate, momentum=self.momentum,
                       decay=self.decay)
-        sizes = check_model_options([IMAGE_PIXELS, *self.layers, N_CLASSES], self.activation,
-                                    self.output, self.loss, self.init, self.init_scale,
-                                    self.seed, self.dtype)
         if self.reduction not in REDUCTIONS:
             raise MLPError(f"unknown reduction {self.reduction!r}; valid: "
                            f"{', '.join(REDUCTIONS)}")
-        per_layer(self.l1, "l1", len(sizes) - 1)
-        per_layer(self.l2, "l2", len(sizes) - 1)
-        if self.repeats < 1:
-            raise MLPError(f"repeats must be >= 1, got {self.repeats}")
+        self._check_axes()
+        n_inputs, n_classes = dataset_shape(key, self.features, self.classes) or (1, 2)
+        for hidden in self.models:
+            for dtype in self.dtypes:
+                check_model_options([n_inputs, *hidden, n_classes], self.activation, self.output,
+                                    self.loss, self.init, self.init_scale, self.seed, dtype)
+            per_layer(self.l1, "l1", len(hidden) + 1)
+            self.l2_for(hidden)
+
+    def _check_axes(self) -> None:
+        if not self.models or any(not m or any(isinstance(s, bool) or not isinstance(s, int)
+                                               or s < 1 for s in m) for m in self.models):
+            raise MLPError(f"each model (--layers) must be positive layer sizes, got {self.models}")
         if not self.batch_sizes or any(b < 1 for b in self.batch_sizes):
             raise MLPError(f"batch sizes must be positive integers, got {self.batch_sizes}")
+        if not self.threads or any(t is not None and t < 1 for t in self.threads):
+            raise MLPError(f"thread counts must be positive integers, got {self.threads}")
+        if not self.dtypes or any(d not in DTYPES for d in self.dtypes):
+            raise MLPError(f"dtypes must be among {', '.join(DTYPES)}, got {self.dtypes}")
+        if self.repeats < 1:
+            raise MLPError(f"repeats must be >= 1, got {self.repeats}")
         if self.epochs < 1:
             raise MLPError(f"epochs must be >= 1, got {self.epochs}")
+        if self.steps is not None and self.steps < 1:
+            raise MLPError(f"steps must be >= 1, got {self.steps}")
         if not self.impls:
             raise MLPError("no implementation to measure")
 

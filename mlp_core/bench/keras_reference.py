@@ -16,23 +16,22 @@ import numpy as np
 from .. import backends
 from ..errors import MLPError
 from ..validation import per_layer
-from .config import BenchConfig
-from .floor import products_per_epoch
+from .config import BenchConfig, Cell
 from .impls import ImplSpec
-from .worker import load_data, make_backend, thread_count, warmup_epochs
+from .measure import load_data, make_backend, step_rows, thread_count, warmup_epochs
 
 LOSSES = {"cce": "categorical_crossentropy", "mse": "mean_squared_error"}
 ACTIVATIONS = {"identity": "linear"}  # mlp-core's name -> Keras's, where they differ
 
 
-def build_model(keras, cfg: BenchConfig, sizes: list[int]):
+def build_model(keras, cfg: BenchConfig, sizes: list[int], l2s: tuple[float, ...]):
     """The Sequential model of ``sizes`` with the configuration's activations, penalties and
     optimizer, compiled."""
     if cfg.loss not in LOSSES:
         raise MLPError(f"the keras reference supports loss {' and '.join(LOSSES)}, not "
                        f"{cfg.loss!r}")
     n_weights = len(sizes) - 1
-    l1s, l2s = per_layer(cfg.l1, "l1", n_weights), per_layer(cfg.l2, "l2", n_weights)
+    l1s = per_layer(cfg.l1, "l1", n_weights)
     activations = [cfg.activation] * (n_weights - 1) + [cfg.output]
     layers = [keras.layers.Dense(n, activation=ACTIVATIONS.get(a, a),
                                  kernel_regularizer=keras.regularizers.L1L2(l1=l1, l2=l2)
@@ -47,42 +46,69 @@ def build_model(keras, cfg: BenchConfig, sizes: list[int]):
     return model
 
 
-def run_keras(impl: ImplSpec, cfg: BenchConfig, batch_size: int) -> dict:
+def run_keras(impl: ImplSpec, cfg: BenchConfig, cell: Cell) -> dict:
     """Train the Keras model as the bench trains ours: same initial weights (from the seed),
-    warm-up then a restore of the weights and the optimizer, one timed ``fit``."""
+    warm-up then a restore of the weights and the optimizer, one timed ``fit`` (per step: one
+    epoch of exactly ``cfg.steps`` batches, timed from its start to its end)."""
     from ..initializers import init_params
 
-    be = make_backend(impl, cfg)  # its library starts quietly, with the threads and device
+    be = make_backend(impl, cfg, cell)  # its library starts quietly, with the threads and device
     os.environ.setdefault("KERAS_BACKEND", backends.entry(impl.backend).keras)
     import keras
 
-    dtype = impl.dtype or cfg.dtype
+    dtype = impl.dtype or cell.dtype
     keras.backend.set_floatx(dtype)
     ds = load_data(cfg)
-    sizes = [ds.x_train.shape[1], *cfg.layers, ds.n_classes]
+    sizes = [ds.x_train.shape[1], *cell.layers, ds.n_classes]
+    x, y = ds.x_train.astype(dtype), np.eye(ds.n_classes, dtype=dtype)[ds.y_train]
+    epochs, bs = cfg.epochs, cell.batch_size
+    if cfg.steps:
+        x, y = step_rows(x, y, cfg.steps, bs)
+        epochs = 1
+    timer = epoch_timer(keras)
     with be.device_scope():
-        model = build_model(keras, cfg, sizes)
+        model = build_model(keras, cfg, sizes, cell.l2)
         initial = init_params(sizes, cfg.init, cfg.init_scale,
                               np.random.default_rng(cfg.seed), dtype)
         model.set_weights(initial)
         model.optimizer.build(model.trainable_variables)
         fresh_state = [v.numpy() for v in model.optimizer.variables]  # iterations, lr, slots
-        x, y = ds.x_train.astype(dtype), np.eye(ds.n_classes, dtype=dtype)[ds.y_train]
-        if cfg.warmup:
-            model.fit(x, y, epochs=warmup_epochs(len(x), batch_size), batch_size=batch_size,
+        if cfg.warmup or cfg.steps:
+            model.fit(x, y, epochs=1 if cfg.steps else warmup_epochs(len(x), bs), batch_size=bs,
                       verbose=0)
             model.set_weights(initial)
             for v, value in zip(model.optimizer.variables, fresh_state):
                 v.assign(value)
         t0 = perf_counter()
-        hist = model.fit(x, y, epochs=cfg.epochs, batch_size=batch_size, shuffle=True, verbose=0)
+        hist = model.fit(x, y, epochs=epochs, batch_size=bs, shuffle=True, verbose=0,
+                         callbacks=[timer])
         fit_time = perf_counter() - t0
         _, accuracy = model.evaluate(ds.x_test.astype(dtype), np.eye(ds.n_classes)[ds.y_test],
                                      batch_size=10_000, verbose=0)
     return {"fit_time": fit_time, "train_time": fit_time, "phases": {},
             "epochs_run": len(hist.history["loss"]), "final_loss": hist.history["loss"][-1],
-            "epoch_flops": products_per_epoch(sizes, len(x), batch_size),
+            "sizes": sizes, "n_train": len(ds.x_train),
+            "step_time": sum(timer.seconds) / cfg.steps if cfg.steps else None,
             "test_accuracy": float(accuracy), "dtype": dtype, "gpu_peak_mb": be.peak_memory_mb(),
             "backend": {**be.describe(), "backend": "keras", "keras": keras.__version__,
                         "keras_backend": keras.backend.backend()},
-            "threads": thread_count(be.describe())}
+            "threads_used": thread_count(be.describe())}
+
+
+def epoch_timer(keras):
+    """A Keras callback that times each epoch from its start to its end (``seconds``), without
+    ``fit``'s set-up and tear-down."""
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seconds: list[float] = []
+            self._start = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None) -> None:
+            self._start = perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None) -> None:
+            self.seconds.append(perf_counter() - self._start)
+
+    return EpochTimer()

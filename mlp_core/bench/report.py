@@ -11,61 +11,82 @@ from ..fileio import atomic_write_bytes, atomic_write_text
 from .impls import FLOOR_PREFIX, KERAS
 from .store import LOCAL
 
-COLUMNS = ["machine", "impl", "batch_size", "runs", "median_s", "min_s", "max_s", "spread_pct",
-           "per_epoch_s", "vs_keras", "vs_floor", "gflops", "pct_peak", "test_accuracy",
-           "peak_rss_mb", "rss_vs_keras", "threads"]
-HEADINGS = ["machine", "implementation", "batch", "runs", "median s", "min s", "max s", "spread",
-            "s/epoch", "vs Keras", "vs floor", "GFLOP/s", "% sgemm peak", "test acc",
-            "peak RSS MB", "RSS vs Keras", "threads"]
+COLUMNS = ["machine", "impl", "model", "batch_size", "threads_asked", "dtype", "runs", "median_s",
+           "min_s", "max_s", "spread_pct", "per_epoch_s", "vs_keras", "vs_floor", "gflops",
+           "pct_peak", "test_accuracy", "peak_rss_mb", "rss_vs_keras", "threads"]
+HEADINGS = ["machine", "implementation", "model", "batch", "threads asked", "dtype", "runs",
+            "median s", "min s", "max s", "spread", "s/epoch", "vs Keras", "vs floor", "GFLOP/s",
+            "% sgemm peak", "test acc", "peak RSS MB", "RSS vs Keras", "threads"]
+#: columns shown only where their value varies between the rows (one machine: no machine column)
+OPTIONAL = ("machine", "model", "threads_asked", "dtype")
+
+
+def model_name(layers) -> str:
+    """``[70, 30]`` -> ``"70-30"`` (the hidden layers)."""
+    return "-".join(map(str, layers)) if layers else ""
+
+
+def measured_time(row: dict) -> float:
+    """A row's time: seconds per step in a per-step sweep, else the whole fit's seconds."""
+    return row["step_time"] if row.get("step_time") is not None else row["fit_time"]
+
+
+def cell_key(row: dict) -> tuple:
+    """(machine, implementation, model, batch size, threads asked, dtype) of a row."""
+    return (row.get("machine", LOCAL), row["impl"], model_name(row.get("layers")),
+            row["batch_size"], row.get("threads"), row.get("dtype"))
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-    """One summary per (machine, implementation, batch size) from its successful rows.
-
-    Ratios compare medians of the same machine and batch size.
-    """
+    """One summary per (machine, implementation, model, batch size, threads, dtype) from its
+    successful rows. Ratios compare medians of the same machine and sweep point."""
     cells: dict[tuple, list[dict]] = {}
     for r in rows:
         if r.get("status") == "ok":
-            cells.setdefault((r.get("machine", LOCAL), r["impl"], r["batch_size"]), []).append(r)
+            cells.setdefault(cell_key(r), []).append(r)
 
     def median(key, group):
         values = [g[key] for g in group if g.get(key) is not None]
         return statistics.median(values) if values else None
 
-    med = {k: median("fit_time", g) for k, g in cells.items()}
+    med = {k: statistics.median(measured_time(g) for g in group) for k, group in cells.items()}
     rss = {k: median("peak_rss_mb", g) for k, g in cells.items()}
     peaks: dict[str, list[float]] = {}  # the machine's sgemm peak, measured with the floors
-    for (mach, _, _), group in cells.items():
+    for (mach, *_), group in cells.items():
         peaks.setdefault(mach, []).extend(g["sgemm_peak_gflops"] for g in group
                                           if g.get("sgemm_peak_gflops"))
     out = []
-    for (mach, impl, bs), group in sorted(cells.items(),
-                                          key=lambda kv: (kv[0][0], kv[0][2], _order(kv[0][1]))):
-        times = [g["fit_time"] for g in group]
+    for k, group in sorted(cells.items(), key=lambda kv: (*kv[0][:1], kv[0][2], kv[0][3],
+                                                          str(kv[0][4]), str(kv[0][5]),
+                                                          _order(kv[0][1]))):
+        mach, impl, model, bs, threads, dtype = k
+        times = [measured_time(g) for g in group]
         library = group[0].get("library")
-        keras = med.get((mach, KERAS, bs))
-        floor = med.get((mach, FLOOR_PREFIX + library, bs))
-        floor_rows = cells.get((mach, FLOOR_PREFIX + library, bs), [])
+        keras_key = (mach, KERAS, model, bs, threads, dtype)
+        floor_key = (mach, FLOOR_PREFIX + library, model, bs, threads, dtype)
+        keras, floor, m = med.get(keras_key), med.get(floor_key), med[k]
+        floor_rows = cells.get(floor_key, [])
         if floor_rows and floor_rows[0].get("dtype") != group[0].get("dtype"):
             floor = None  # a float64 run against a float32 floor would mean nothing
-        m = med[(mach, impl, bs)]
         gflops = median("gflops", group)
         peak = statistics.median(peaks[mach]) if peaks.get(mach) else None
+        not_ours = impl == KERAS or impl.startswith(FLOOR_PREFIX)
         out.append({
-            "machine": mach, "impl": impl, "batch_size": bs, "runs": len(group), "median_s": m,
+            "machine": mach, "impl": impl, "model": model, "batch_size": bs,
+            "threads_asked": threads, "dtype": dtype, "runs": len(group), "median_s": m,
             "min_s": min(times), "max_s": max(times),
             "spread_pct": 100 * (max(times) - min(times)) / m if m else None,
-            "per_epoch_s": median("time_per_epoch", group),
+            "per_epoch_s": median("epoch_equivalent_time", group) or median("time_per_epoch",
+                                                                             group),
             "vs_keras": m / keras if keras and impl != KERAS else None,
             "vs_floor": m / floor if floor and not impl.startswith(FLOOR_PREFIX) else None,
             "gflops": gflops, "pct_peak": 100 * gflops / peak if gflops and peak else None,
             "test_accuracy": median("test_accuracy", group),
-            "peak_rss_mb": None if impl.startswith(FLOOR_PREFIX) else rss[(mach, impl, bs)],
-            "rss_vs_keras": (rss[(mach, impl, bs)] / rss[(mach, KERAS, bs)]
-                             if (mach, KERAS, bs) in rss and impl != KERAS
-                             and not impl.startswith(FLOOR_PREFIX) else None),
-            "threads": group[0].get("threads"),
+            "peak_rss_mb": None if impl.startswith(FLOOR_PREFIX) else rss[k],
+            "rss_vs_keras": (rss[k] / rss[keras_key] if keras_key in rss and rss[keras_key]
+                             and rss[k] and not not_ours else None),
+            "threads": group[0].get("threads_used", group[0].get("threads")),
+            "per_step": group[0].get("step_time") is not None,
         })
     return out
 
@@ -98,13 +119,16 @@ def _show_machine(items: list[dict]) -> bool:
 
 
 def markdown_table(summary: list[dict]) -> str:
-    """The summary as a Markdown table; with a machine column unless every row is local."""
-    head, columns = HEADINGS, COLUMNS
-    if not _show_machine(summary):
-        head, columns = head[1:], COLUMNS[1:]
-    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    """The summary as a Markdown table; the machine, model, threads and dtype columns appear
+    where they tell rows apart (the machine: unless every row is local)."""
+    shown = [(h, c) for h, c in zip(HEADINGS, COLUMNS) if c not in OPTIONAL
+             or (c == "machine" and _show_machine(summary))
+             or (c != "machine" and len({str(s[c]) for s in summary}) > 1)]
+    steps = summary and summary[0].get("per_step")
+    lines = ["| " + " | ".join(h.replace("median s", "median s/step") if steps else h
+                               for h, _ in shown) + " |", "|" + " --- |" * len(shown)]
     for s in summary:
-        lines.append("| " + " | ".join(_fmt(s[c], c) for c in columns) + " |")
+        lines.append("| " + " | ".join(_fmt(s[c], c) for _, c in shown) + " |")
     return "\n".join(lines)
 
 
@@ -145,10 +169,16 @@ def environment_line(rows: list[dict]) -> str:
     parts = [(f"{name}: " if named else "") + machine_description(group)
              for name, group in sorted(machines.items())]
     cfg = ok[0]["config"]
+    models = ", ".join(dict.fromkeys(model_name(r.get("layers")) for r in ok))
+    threads = ", ".join(dict.fromkeys(str(r.get("threads") or "default") for r in ok))
+    dtypes = ", ".join(dict.fromkeys(str(r.get("dtype")) for r in ok))
+    l2 = f"preset {cfg.get('preset')}'s" if cfg.get("l2") is None else cfg["l2"]
+    measure = (f"{cfg['steps']} steps per cell after a warm-up" if cfg.get("steps")
+               else f"{cfg['epochs']} epochs")
     return (". ".join(parts)
-            + f". Dataset {cfg['dataset']}, layers {cfg['layers']}, {cfg['activation']}/"
-              f"{cfg['output']}, loss {cfg['loss']}, {cfg['optimizer']}, L2 {cfg['l2']}, "
-              f"{cfg['epochs']} epochs, {cfg['dtype']}, threads {cfg['threads'] or 'default'}.")
+            + f". Dataset {cfg['dataset']}, hidden layers {models}, {cfg['activation']}/"
+              f"{cfg['output']}, loss {cfg['loss']}, {cfg['optimizer']}, L2 {l2}, {measure}, "
+              f"{dtypes}, threads {threads}.")
 
 
 def write_reports(rows: list[dict], out_dir: str | Path, skipped: dict[str, str] | None = None,
@@ -158,10 +188,15 @@ def write_reports(rows: list[dict], out_dir: str | Path, skipped: dict[str, str]
     out = Path(out_dir)
     summary = summarize(rows)
     errors = [r for r in rows if r.get("status") != "ok"]
+    per_step = any(r.get("step_time") is not None for r in rows)
+    measure = ("Median seconds per training step (one epoch of exactly `--steps` batches, timed "
+               "after a warm-up over the same batches, each cell in a fresh process); "
+               "`s/epoch` is that rate over an epoch of the training set" if per_step else
+               "Median training time (`fit` wall time, each run in a fresh process, after a "
+               "warm-up of at least 200 steps unless `--no-warmup`)")
     md = ["# mlp-core benchmark", "", environment_line(rows), "",
-          "Median training time (`fit` wall time, each run in a fresh process, after a warm-up "
-          "of at least 200 steps unless `--no-warmup`); `vs Keras` and `vs floor` divide "
-          "medians of the same machine and batch size. "
+          measure + "; `vs Keras` and `vs floor` divide "
+          "medians of the same machine and sweep point. "
           "The floor is the matrix products of the epochs alone in the implementation's "
           "library. GFLOP/s: the matrix products' useful work per second of training; "
           "`% sgemm peak` divides it by this machine's large-sgemm rate (NumPy's BLAS).", "",
@@ -170,13 +205,14 @@ def write_reports(rows: list[dict], out_dir: str | Path, skipped: dict[str, str]
         md += ["", "Not measured: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()) + "."]
     if errors:
         md += ["", "Failed measurements:"] + [
-            f"- {r['impl']} batch {r['batch_size']} run {r['repeat']}"
+            f"- {r['impl']}" + (f" model {model_name(r['layers'])}" if r.get("layers") else "")
+            + f" batch {r['batch_size']} run {r['repeat']}"
             + (f" on {r['machine']}" if r.get("machine", LOCAL) != LOCAL else "")
             + f": {r.get('error')}" for r in errors]
     written = [out / "summary.md", out / "summary.csv"]
     atomic_write_text(written[0], "\n".join(md) + "\n")
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS)
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
     w.writeheader()
     w.writerows(summary)
     atomic_write_text(written[1], buf.getvalue())
@@ -202,26 +238,37 @@ def plot_summary(summary: list[dict], machine: str = "") -> bytes | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    series = list(dict.fromkeys((s["machine"], s["impl"]) for s in summary))
+    # one line per implementation and whatever else varies: machine, model, threads, dtype
+    varying = [c for c in ("model", "threads_asked", "dtype")
+               if len({str(s[c]) for s in summary}) > 1]
     named = _show_machine(summary)
+
+    def series_of(s: dict) -> tuple:
+        return (s["machine"], s["impl"], *(s[c] for c in varying))
+
+    series = list(dict.fromkeys(series_of(s) for s in summary))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
     colors = {key: f"C{i % 10}" for i, key in enumerate(series)}  # the same in both panels
-    for mach, impl in series:
+    for key in series:
+        mach, impl = key[:2]
         pts = sorted((s["batch_size"], s["median_s"], s["min_s"], s["max_s"], s["vs_keras"])
-                     for s in summary if (s["machine"], s["impl"]) == (mach, impl))
+                     for s in summary if series_of(s) == key)
         bs = [p[0] for p in pts]
-        label = f"{impl} on {mach}" if named else impl
+        label = " ".join([impl, *(f"{c.split('_')[0]} {v}" for c, v in zip(varying, key[2:]))]
+                         + ([f"on {mach}"] if named else []))
         style = ({"linestyle": "--", "marker": None} if impl.startswith(FLOOR_PREFIX)
                  else {"marker": "o"})
-        style["color"] = colors[(mach, impl)]
+        style["color"] = colors[key]
         spread = [[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]]
         ax1.errorbar(bs, [p[1] for p in pts], yerr=spread,
                      label=label, capsize=3, **style)
         ratio = [(b, p[4]) for b, p in zip(bs, pts) if p[4] is not None]
         if ratio:
             ax2.plot([r[0] for r in ratio], [r[1] for r in ratio], label=label, **style)
-    ax1.set(xscale="log", yscale="log", xlabel="batch size", ylabel="training time (s, median)",
-            title="Training time by batch size")
+    per_step = bool(summary[0].get("per_step"))
+    ax1.set(xscale="log", yscale="log", xlabel="batch size",
+            ylabel="seconds per step (median)" if per_step else "training time (s, median)",
+            title="Time per step by batch size" if per_step else "Training time by batch size")
     ax2.axhline(1.0, color="grey", linewidth=1)
     ax2.set(xscale="log", xlabel="batch size", ylabel="time / Keras time",
             title="Relative to the Keras reference (below 1: faster)")

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol
 
@@ -26,6 +26,7 @@ from .store import LOCAL, ResultsStore, key, select_rows
 class Plan:
     jobs: list[dict]
     skipped: dict[str, str]  # implementation -> why it cannot run here
+    notes: list[str] = field(default_factory=list)  # how some cells are measured otherwise
 
     def on(self, machines: list[str]) -> list[dict]:
         """Every job on each of ``machines``."""
@@ -47,20 +48,22 @@ def make_plan(cfg: BenchConfig, local: bool = True) -> Plan:
     if (why := cfg.keras_mismatch()):
         skipped.update({s.spec: why for s in specs if s.is_reference})
     for s in specs:
-        if s.spec in skipped:
-            continue
-        entry = backends.entry(s.backend)
-        if cfg.threads and not entry.threads:
-            skipped[s.spec] = f"{entry.name} cannot set its thread count (--threads)"
-        elif local and (why := _device_missing(s, cfg.device)):
+        if s.spec not in skipped and local and (why := _device_missing(s, cfg.device)):
             skipped[s.spec] = why
     runnable = [s for s in specs if s.spec not in skipped]
     if cfg.floor:
         for lib in dict.fromkeys(s.library for s in runnable):
             runnable.append(floor_for(lib))
-    jobs = [{"impl": s.spec, "batch_size": b, "repeat": r}
-            for r in range(cfg.repeats) for b in cfg.batch_sizes for s in runnable]
-    return Plan(jobs, skipped)
+    notes = [f"{s.spec} cannot set its thread count: measured once per cell, with its own"
+             for s in runnable if any(cfg.threads) and not backends.entry(s.backend).threads]
+    jobs: dict[str, dict] = {}  # (a backend without thread counts: one job for all of them)
+    for r in range(cfg.repeats):
+        for cell in cfg.cells():
+            for s in runnable:
+                threads = cell["threads"] if backends.entry(s.backend).threads else None
+                job = {"impl": s.spec, **cell, "threads": threads, "repeat": r}
+                jobs.setdefault(json.dumps(job, sort_keys=True), job)
+    return Plan(list(jobs.values()), skipped, notes)
 
 
 def _device_missing(spec: ImplSpec, device: str | None) -> str | None:
@@ -97,16 +100,22 @@ def run_job_subprocess(job: dict, config: dict, timeout: float | None = None) ->
 
 
 def progress_line(i: int, total: int, row: dict) -> str:
-    """``[3/18] numpy batch 500 run 1: 6.21 s, acc 0.5689`` for one finished measurement."""
-    if row.get("status") == "ok":
-        status = f"{row['fit_time']:.2f} s"
-        if row.get("test_accuracy") is not None:
-            status += f", acc {row['test_accuracy']:.4f}"
-    else:
+    """``[3/18] numpy batch 500 run 1: 6.21 s, acc 0.5689`` for one finished measurement (in a
+    sweep also its model, threads and dtype; per step: its seconds per step)."""
+    if row.get("status") != "ok":
         status = f"FAILED: {row.get('error')}"
+    elif row.get("step_time") is not None:
+        status = f"{row['step_time'] * 1e3:.3f} ms/step"
+    else:
+        status = f"{row['fit_time']:.2f} s"
+    if row.get("status") == "ok" and row.get("test_accuracy") is not None:
+        status += f", acc {row['test_accuracy']:.4f}"
+    point = "".join(f" {name} {value}" for name, value in (
+        ("model", "-".join(map(str, row.get("layers") or []))), ("threads", row.get("threads")),
+        ("dtype", row.get("dtype"))) if value)
     where = "" if row.get("machine", LOCAL) == LOCAL else f" on {row['machine']}"
-    return (f"[{i}/{total}] {row['impl']} batch {row['batch_size']} run {row['repeat'] + 1}"
-            f"{where}: {status}")
+    return (f"[{i}/{total}] {row['impl']}{point} batch {row['batch_size']} "
+            f"run {row['repeat'] + 1}{where}: {status}")
 
 
 def print_progress(i: int, total: int, row: dict) -> None:

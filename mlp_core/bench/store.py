@@ -20,8 +20,11 @@ LOCAL = "local"  # the machine of rows measured here (rows without a machine fie
 
 
 def key(row: dict) -> tuple:
-    """What identifies a measurement: machine, implementation, batch size and repeat."""
-    return row.get("machine", LOCAL), row["impl"], row["batch_size"], row["repeat"]
+    """What identifies a measurement: machine, implementation, sweep point and repeat."""
+    layers = row.get("layers")
+    return (row.get("machine", LOCAL), row["impl"], tuple(layers) if layers else None,
+            row["batch_size"], row.get("threads"), row.get("dtype"),
+            row["repeat"])
 
 
 def select_rows(rows: list[dict], jobs: list[dict]) -> list[dict]:

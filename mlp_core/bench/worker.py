@@ -15,9 +15,10 @@ import traceback
 from time import perf_counter
 
 from mlp_core import backends
-from mlp_core.bench.config import BenchConfig
+from mlp_core.bench.config import BenchConfig, Cell
 from mlp_core.bench.floor import products_per_epoch
 from mlp_core.bench.impls import KERAS, ImplSpec, parse_impl
+from mlp_core.bench.measure import load_data, make_backend, step_rows, thread_count, warmup_epochs
 
 
 def _peak_rss_mb() -> float:
@@ -26,94 +27,71 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
-def load_data(cfg: BenchConfig):
-    from mlp_core.data import load_dataset
-
-    return load_dataset(cfg.dataset, cfg.data_dir, scaler=cfg.scaler)
-
-
-# TF's runtime needs more than its first call to settle: warm up by steps (at least 200, in
-# whole epochs, but at most 5 epochs: at batch 60000 that is 5 steps)
-WARMUP_STEPS = 200
-
-
-def warmup_epochs(n: int, batch_size: int) -> int:
-    """Enough epochs to cover WARMUP_STEPS steps, at least 1 and at most 5."""
-    per_epoch = -(-n // batch_size)
-    return max(1, min(5, -(-WARMUP_STEPS // per_epoch)))
-
-
-def make_backend(impl: ImplSpec, cfg: BenchConfig):
-    """The backend ``impl`` runs on, with the bench's thread count and device."""
-    from mlp_core import get_backend
-
-    options = dict(impl.options)
-    if cfg.threads:
-        options["threads"] = cfg.threads
-    return get_backend(impl.backend, cfg.device, **options)
-
-
-def thread_count(info: dict) -> int | str | None:
-    """The compute threads a backend's ``describe()`` reports."""
-    return info.get("blas_threads", info.get("intra_op_threads"))
-
-
-def run_ours(impl: ImplSpec, cfg: BenchConfig, batch_size: int) -> dict:
+def run_ours(impl: ImplSpec, cfg: BenchConfig, cell: Cell) -> dict:
     from mlp_core import MLP
     from mlp_core.optimizers import get_optimizer
 
-    be = make_backend(impl, cfg)
+    be = make_backend(impl, cfg, cell)
     ds = load_data(cfg)
-    dtype = impl.dtype or cfg.dtype
-    sizes = [ds.x_train.shape[1], *cfg.layers, ds.n_classes]
+    dtype = impl.dtype or cell.dtype
+    sizes = [ds.x_train.shape[1], *cell.layers, ds.n_classes]
     model = MLP(sizes, activation=cfg.activation, output=cfg.output, loss=cfg.loss,
                 init=cfg.init, init_scale=cfg.init_scale, seed=cfg.seed, dtype=dtype, backend=be)
+    x, y = ds.x_train, ds.y_train
+    epochs = cfg.epochs
+    if cfg.steps:  # one epoch of exactly `steps` batches, the same shapes warm and timed
+        x, y = step_rows(x, y, cfg.steps, cell.batch_size)
+        epochs = 1
     initial = model.get_weights()
     # the shuffling generator as a fresh model leaves it (after drawing the initial weights), so
     # that the measured fit sees the very batches of `mlp-core train` with the same seed
     initial_rng = model.rng.bit_generator.state
-    fit_args = dict(batch_size=batch_size, l1=cfg.l1, l2=cfg.l2, verbose=False,
-                    reduction=cfg.reduction, eval_train=cfg.eval_train,
+    fit_args = dict(batch_size=cell.batch_size, l1=cfg.l1, l2=list(cell.l2), verbose=False,
+                    reduction=cfg.reduction, eval_train=cfg.eval_train and not cfg.steps,
                     propagate_input_delta="input-delta" in impl.modifiers,
                     optimizer=get_optimizer(cfg.optimizer, learning_rate=cfg.learning_rate,
                                             momentum=cfg.momentum, decay=cfg.decay))
-    if cfg.warmup:  # traces compiled steps, warms caches and allocators
-        model.fit(ds.x_train, ds.y_train, epochs=warmup_epochs(len(ds.x_train), batch_size),
+    if cfg.warmup or cfg.steps:  # traces compiled steps, warms caches and allocators
+        model.fit(x, y, epochs=1 if cfg.steps else warmup_epochs(len(x), cell.batch_size),
                   **fit_args)
         model.set_weights(initial)
         model.reset_optimizer()
         model.rng.bit_generator.state = initial_rng
     be.synchronize()
     t0 = perf_counter()
-    history = model.fit(ds.x_train, ds.y_train, epochs=cfg.epochs, **fit_args)
+    history = model.fit(x, y, epochs=epochs, **fit_args)
     be.synchronize()
     fit_time = perf_counter() - t0
     result = model.evaluate(ds.x_test, ds.y_test)
     info = be.describe()
-    return {"fit_time": fit_time, "train_time": history.train_time,
-            "phases": history.phase_totals(), "epochs_run": history.epochs_run,
-            "epoch_flops": products_per_epoch(sizes, len(ds.x_train), batch_size),
+    phases = history.phase_totals()
+    return {"fit_time": fit_time, "train_time": history.train_time, "phases": phases,
+            "epochs_run": history.epochs_run, "sizes": sizes, "n_train": len(ds.x_train),
+            "step_time": (phases.get("shuffle", 0.0) + phases.get("batches", 0.0)) / cfg.steps
+            if cfg.steps else None,
             "final_loss": history.history["loss"][-1] if history.epochs else None,
             "test_accuracy": result["accuracy"], "dtype": dtype, "backend": info,
-            "threads": thread_count(info), "gpu_peak_mb": be.peak_memory_mb(),
+            "threads_used": thread_count(info), "gpu_peak_mb": be.peak_memory_mb(),
             "stop_reason": history.stop_reason}
 
 
-def run_floor(impl: ImplSpec, cfg: BenchConfig, batch_size: int) -> dict:
-    from mlp_core.bench.floor import measure_floor, sgemm_peak_gflops
+def run_floor(impl: ImplSpec, cfg: BenchConfig, cell: Cell) -> dict:
+    from mlp_core.bench.floor import measure_floor
 
-    be = make_backend(impl, cfg)
+    be = make_backend(impl, cfg, cell)
     ds = load_data(cfg)  # the products' shapes come from the data actually trained on
     n = ds.x_train.shape[0]
-    sizes = [ds.x_train.shape[1], *cfg.layers, ds.n_classes]
+    sizes = [ds.x_train.shape[1], *cell.layers, ds.n_classes]
     del ds
-    per_epoch = measure_floor(be, sizes, n, batch_size, cfg.dtype)
+    epoch_rows = cfg.steps * cell.batch_size if cfg.steps else n
+    per_epoch = measure_floor(be, sizes, epoch_rows, cell.batch_size, cell.dtype)
     info = be.describe()
-    return {"fit_time": per_epoch * cfg.epochs, "train_time": per_epoch * cfg.epochs,
-            "floor_per_epoch": per_epoch, "epoch_flops": products_per_epoch(sizes, n, batch_size),
-            "sgemm_peak_gflops": sgemm_peak_gflops(),
-            "phases": {}, "epochs_run": cfg.epochs, "test_accuracy": None,
-            "dtype": cfg.dtype, "backend": info, "threads": thread_count(info)}
+    epochs = 1 if cfg.steps else cfg.epochs
+    return {"fit_time": per_epoch * epochs, "train_time": per_epoch * epochs,
+            "floor_per_epoch": per_epoch, "sizes": sizes, "n_train": n,
+            "step_time": per_epoch / cfg.steps if cfg.steps else None,
+            "phases": {}, "epochs_run": epochs, "test_accuracy": None,
+            "dtype": cell.dtype, "backend": info, "threads_used": thread_count(info)}
 
 
 def environment() -> dict:
@@ -134,14 +112,24 @@ LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
 def run_job(job: dict) -> dict:
+    from mlp_core.bench.floor import sgemm_peak_gflops
     from mlp_core.bench.keras_reference import run_keras
 
     impl = parse_impl(job["impl"])
+    cfg = BenchConfig.from_dict(job["config"])
+    cell = cfg.cell(job)
+    # the yardstick: NumPy's large-sgemm rate here, before any backend limits threads
+    peak = sgemm_peak_gflops() if impl.is_floor or cfg.steps else None
     runner = run_floor if impl.is_floor else run_keras if impl.is_reference else run_ours
-    result = runner(impl, BenchConfig.from_dict(job["config"]), job["batch_size"])
-    epochs = result.get("epochs_run") or 1
-    result["time_per_epoch"] = result["fit_time"] / epochs
-    if result.get("epoch_flops"):  # the useful matrix-product work per second
+    result = runner(impl, cfg, cell)
+    sizes, n, bs = result.pop("sizes"), result["n_train"], cell.batch_size
+    result.update(sgemm_peak_gflops=peak, epoch_flops=products_per_epoch(sizes, n, bs),
+                  time_per_epoch=result["fit_time"] / (result.get("epochs_run") or 1))
+    if cfg.steps:  # per step, per sample, and an epoch of the training set at that rate
+        step, flops = result["step_time"], products_per_epoch(sizes, bs, bs)
+        result.update(steps=cfg.steps, flops_per_step=flops, sample_time=step / bs,
+                      epoch_equivalent_time=step * -(-n // bs), gflops=flops / step / 1e9)
+    else:  # the useful matrix-product work per second
         result["gflops"] = result["epoch_flops"] / result["time_per_epoch"] / 1e9
     result["library"] = impl.library
     result["peak_rss_mb"] = _peak_rss_mb()
