@@ -14,8 +14,8 @@ import argparse
 import os
 
 from mlp_core import backends
-from mlp_core.bench.report import markdown_table, summarize, write_reports
 from mlp_core.bench.config import BenchConfig
+from mlp_core.bench.report import markdown_table, summarize, write_reports
 from mlp_core.bench.runner import print_progress, run_benchmark
 
 
