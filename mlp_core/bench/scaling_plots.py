@@ -40,7 +40,7 @@ def plot_scaling(pts: list[Point], models: dict[tuple, CostModel], wins: list[di
 def _png(plt, fig) -> bytes:
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")  # (legends outside the axes)
     plt.close(fig)
     return buf.getvalue()
 
@@ -60,10 +60,13 @@ def _time_per_sample(plt, pts, series, colors, styles, label) -> bytes:
             if mine:
                 ax.plot(*zip(*mine), marker="o", color=colors[impl],
                         linestyle=styles[(threads, dtype)], label=label(impl, threads, dtype))
+        batches = sorted({p.batch_size for p in pts if p.model == model})
         ax.set(xscale="log", yscale="log", xlabel="batch size", title=f"model {model}")
+        ax.set_xticks(batches, [str(b) for b in batches], minor=False)
+        ax.set_xticks([], minor=True)
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel("seconds per sample (one step / batch size)")
-    axes[0][-1].legend(fontsize=7)
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
     return _png(plt, fig)
 
 
@@ -81,13 +84,13 @@ def _roofline(plt, pts, models, series, colors, styles, label, peak) -> bytes:
                     linestyle=styles[(threads, dtype)], linewidth=1)
     if peak:
         ax.axhline(peak, color="black", linewidth=1)
-        ax.text(grid[0], peak * 1.05, f"sgemm peak {peak:.0f} GFLOP/s", fontsize=8)
+        ax.text(grid[0], peak * 1.1, f"sgemm peak {peak:.0f} GFLOP/s", fontsize=8)
     ax.set(xscale="log", yscale="log", xlabel="FLOPs per step (matrix products)",
-           ylabel="achieved GFLOP/s", title="Achieved rate against work per step "
+           ylabel="achieved GFLOP/s", title="Achieved rate against work per step\n"
            "(points: measured; lines: fitted overhead + FLOPs / rate)")
     ax.title.set_fontsize(9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
     return _png(plt, fig)
 
 
@@ -108,6 +111,7 @@ def _winner_map(plt, wins, colors) -> bytes:
                xticks=range(len(batches)), xticklabels=batches,
                yticks=range(len(model_names)), yticklabels=model_names,
                xlabel="batch size", ylabel="model (hidden layers)",
-               title=f"Fastest per cell ({threads} threads, {dtype})")
+               title=f"Fastest per cell (threads: {threads}, {dtype}; "
+               "the runner-up's time over the fastest's)")
         ax.title.set_fontsize(9)
     return _png(plt, fig)
