@@ -1,4 +1,4 @@
-"""The ``mlp-core`` command: ``train``, ``info`` and ``bench``.
+"""The ``mlp-core`` command: ``train``, ``info``, ``bench`` and ``report``.
 
 Exit status: 0 when the command did what it was asked; 1 when ``train`` stopped early because
 training diverged (the model and history written hold the last good weights) or a bench
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import warnings
 from collections.abc import Sequence
@@ -54,9 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("info", help="backends, devices, BLAS library and threads available here")
 
-    from .bench.cli import add_bench_parser
+    from .bench.cli import add_bench_parser, add_report_parser
 
     add_bench_parser(sub)
+    add_report_parser(sub)
     return parser
 
 
@@ -175,8 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "info":
             return cmd_info(args)
-        from .bench.cli import cmd_bench
+        from .bench.cli import cmd_bench, cmd_report
 
+        if args.command == "report":
+            return cmd_report(args)
+        args.command_line = shlex.join(["mlp-core", *(sys.argv[1:] if argv is None else argv)])
         return cmd_bench(args)
     except MLPError as exc:
         print(f"mlp-core: error: {exc}", file=sys.stderr)

@@ -74,9 +74,9 @@ def name_list(text: str) -> list[str]:
 def cmd_bench(args: argparse.Namespace) -> int:
     from ..errors import MLPError
     from .config import BenchConfig
-    from .report import markdown_table, write_reports
+    from .publish import write_outputs
+    from .report import markdown_table
     from .runner import make_plan, progress_line, run_benchmark
-    from .scaling_report import is_sweep, write_scaling
     from .store import LOCAL, ResultsStore, select_rows
 
     cfg = BenchConfig.from_args(args)  # (the preset's batch size is not used: --batch-sizes are)
@@ -98,6 +98,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         with _executor(args) as executor, _sigterm_interrupts():
             machines = executor.machines if executor else machines
             run_benchmark(cfg, out, fresh=args.fresh, executor=executor, plan=plan,
+                          command=args.command_line,
                           progress=lambda i, total, row: bar(progress_line(i, total, row), total))
     except KeyboardInterrupt:
         interrupted = True
@@ -106,9 +107,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     # finished or interrupted: the report covers the measurements in the store
     rows = select_rows([r for r in ResultsStore(out).rows() if r.get("config") == cfg.training()],
                        plan.on(machines))
-    summary, written = write_reports(rows, out, plan.skipped)
-    if is_sweep(rows):
-        written += write_scaling(rows, out)
+    summary, written = write_outputs(rows, out, plan.skipped)
     if interrupted:
         print(f"mlp-core bench: interrupted; {len(rows)} finished measurements kept in "
               f"{out}; run the same command to resume", file=sys.stderr)
@@ -177,3 +176,22 @@ def _progress_bar():
         state["bar"].update(1)
 
     return update
+
+
+def add_report_parser(sub) -> None:
+    r = sub.add_parser("report", help="rebuild the summaries, plots and report.html from the "
+                       "results of one or more bench runs, measuring nothing",
+                       description="Reads each DIR/results.jsonl, merges the rows (a measurement "
+                       "made twice is kept once), and writes summary.md, summary.csv, the plots "
+                       "and report.html into --out; runs of different configurations are shown "
+                       "apart, each in its own folder config-N/.")
+    r.add_argument("dirs", nargs="+", metavar="DIR", help="a bench run's --out folder")
+    r.add_argument("--out", required=True, help="where to write (may be one of the DIRs)")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .publish import rebuild
+
+    written = rebuild(args.dirs, args.out)
+    print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
+    return 0

@@ -108,6 +108,8 @@ def _fmt(value, key: str) -> str:
         return f"{value:.4f}"
     if key == "peak_rss_mb":
         return f"{value:.0f}"
+    if isinstance(value, float) and key in ("median_s", "min_s", "max_s") and value < 0.1:
+        return f"{value:.3g}"  # seconds per step: three significant digits
     if isinstance(value, float):
         return f"{value:.3f}" if key == "per_epoch_s" else f"{value:.2f}"
     return str(value)
@@ -216,7 +218,9 @@ def write_reports(rows: list[dict], out_dir: str | Path, skipped: dict[str, str]
     w.writeheader()
     w.writerows(summary)
     atomic_write_text(written[1], buf.getvalue())
-    if plot and summary:
+    # (a sweep's plots are the scaling map's: one line per implementation and cell is too many)
+    sweep = len({(s["model"], s["threads_asked"], s["dtype"]) for s in summary}) > 1
+    if plot and summary and not sweep:
         ok = [r for r in rows if r.get("status") == "ok"]
         one_machine = len({r.get("machine", LOCAL) for r in ok}) == 1
         # the CPU, its BLAS kernel and sgemm peak (several machines: their names in the legend)

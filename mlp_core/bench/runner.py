@@ -134,14 +134,15 @@ class Executor(Protocol):
 def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = False,
                   progress: Callable[[int, int, dict], None] | None = None,
                   run_job: Callable[[dict, dict], dict] = run_job_subprocess,
-                  executor: Executor | None = None,
-                  plan: Plan | None = None) -> tuple[list[dict], dict[str, str]]:
+                  executor: Executor | None = None, plan: Plan | None = None,
+                  command: str | None = None) -> tuple[list[dict], dict[str, str]]:
     """Run (or resume) the benchmark into ``out_dir``; return this configuration's rows and skips.
 
     Rows of an earlier run with the same training configuration are kept and their measurements
     skipped; an earlier run of another configuration is an error unless ``fresh``. Measurements
     run here one by one with ``run_job``, or on every machine of ``executor``. ``plan``: the
-    caller's ``make_plan(cfg)``, if it made one already.
+    caller's ``make_plan(cfg)``, if it made one already; ``command``: the command line, kept in
+    each row (the report shows how to measure again).
     """
     if plan is None:  # a bad configuration fails here, before anything is created
         plan = make_plan(cfg, local=executor is None)
@@ -154,7 +155,7 @@ def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = Fa
     results = (executor.run(todo, training) if executor
                else ((job, run_job(job, training)) for job in todo))
     for i, (job, result) in enumerate(results, 1):
-        row = {**job, **result, "config": training,
+        row = {**job, **result, "config": training, "command": command,
                "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         store.append(row)
         rows.append(row)

@@ -1,0 +1,111 @@
+"""Everything a bench run publishes from its rows: ``summary.md``/``.csv`` and ``plot.png``, the
+scaling map after a sweep, and ``report.html``; and ``mlp-core report``, which rebuilds them from
+the ``results.jsonl`` of one or more runs without measuring anything."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import DataError, MLPError
+from ..fileio import atomic_write_text
+from .html_report import write_html
+from .report import cell_key, write_reports
+from .scaling_report import is_sweep, write_scaling
+from .store import LOCAL, RESULTS
+
+ROW_KEYS = ("impl", "batch_size", "repeat", "status", "config")  # what every bench row holds
+
+
+def write_outputs(rows: list[dict], out_dir: str | Path,
+                  skipped: dict[str, str] | None = None) -> tuple[list[dict], list[Path]]:
+    """Every file a run publishes in ``out_dir``; returns the summary and the files."""
+    out = Path(out_dir)
+    summary, written = write_reports(rows, out, skipped)
+    if is_sweep(rows):
+        written += write_scaling(rows, out)
+    page_parts = [p for p in written if p.suffix in (".md", ".png")]
+    written.append(write_html(out, [("", page_parts)], commands_of(rows)))
+    return summary, written
+
+
+def commands_of(rows: list[dict]) -> list[str]:
+    """The distinct commands that measured ``rows``, in order."""
+    return list(dict.fromkeys(r["command"] for r in rows if r.get("command")))
+
+
+def read_results(path: Path) -> list[dict]:
+    """Every row of a ``results.jsonl``; a damaged or foreign line is one error naming the file
+    and line. (A last line cut short by a crash, without its newline, is left out: the bench
+    redoes that measurement when its command runs again.)"""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    lines = text.split("\n")
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):  # no newline after it: cut short
+                continue
+            raise DataError(f"{path}:{number}: damaged line (not JSON)") from None
+        if not isinstance(row, dict) or not all(k in row for k in ROW_KEYS):
+            raise DataError(f"{path}:{number}: not an mlp-core bench row (it needs "
+                            f"{', '.join(ROW_KEYS)})")
+        rows.append(row)
+    return rows
+
+
+def merge(runs: list[list[dict]]) -> list[dict]:
+    """The rows of several runs, each measurement once: the same machine, implementation,
+    configuration, sweep point and repeat is kept once (a successful row before a failed one)."""
+    kept: dict[tuple, dict] = {}
+    for row in (r for rows in runs for r in rows):
+        key = (json.dumps(row["config"], sort_keys=True), *cell_key(row), row["repeat"])
+        if key not in kept or (kept[key].get("status") != "ok" and row.get("status") == "ok"):
+            kept[key] = row
+    return list(kept.values())
+
+
+def rebuild(dirs: list[str | Path], out_dir: str | Path) -> list[Path]:
+    """``mlp-core report``: read, merge and publish; runs of different configurations are
+    published apart (``config-1/``, ``config-2/``, ...), each page section naming its own."""
+    runs = []
+    for d in map(Path, dirs):
+        path = d / RESULTS if d.is_dir() else d
+        if not path.is_file():
+            raise MLPError(f"{d}: no {RESULTS} here (give the --out folder of a bench run)")
+        runs.append(read_results(path))
+    rows = merge(runs)
+    if not rows:
+        raise MLPError("no rows to report: the results files are empty")
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MLPError(f"cannot create {out}: {exc.strerror or exc}") from None
+    atomic_write_text(out / RESULTS, "".join(json.dumps(r, default=str) + "\n" for r in rows))
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(json.dumps(r["config"], sort_keys=True), []).append(r)
+    if len(groups) == 1:
+        return [out / RESULTS, *write_outputs(rows, out)[1]]
+    written, sections = [out / RESULTS], []
+    for i, group in enumerate(groups.values(), 1):
+        folder = out / f"config-{i}"
+        folder.mkdir(exist_ok=True)
+        atomic_write_text(folder / RESULTS, "".join(json.dumps(r, default=str) + "\n"
+                                                    for r in group))
+        files = write_outputs(group, folder)[1]
+        written += [folder / RESULTS, *files]
+        machines = sorted({r.get("machine", LOCAL) for r in group})
+        sections.append((f"Configuration {i} ({len(group)} rows; machines: "
+                         f"{', '.join(machines)})",
+                         [p for p in files if p.suffix in (".md", ".png")]))
+    written.append(write_html(out, sections, commands_of(rows),
+                              title=f"mlp-core benchmark: {len(groups)} configurations"))
+    return written

@@ -1,0 +1,132 @@
+"""The report: report.html after every bench run (self-contained, checked in a real browser where
+Chromium is installed) and ``mlp-core report``, which rebuilds and merges runs."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from mlp_core.bench.config import BenchConfig
+from mlp_core.bench.runner import run_benchmark
+from mlp_core.cli import main
+
+from .test_bench import fake_job
+
+CFG = BenchConfig(impls=["numpy", "keras"], batch_sizes=[100, 10000], repeats=2, floor=False)
+
+
+def fake_rows(job, config):
+    row = fake_job(job, config)
+    row.update(peak_rss_mb=100.0 if job["impl"] == "numpy" else 400.0,
+               cpu="cpu-a", cpu_count=2, versions={"numpy": "2"})
+    if job["impl"] == "keras":
+        row["fit_time"] *= 3
+    return row
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    out = tmp_path / "run"
+    run_benchmark(CFG, out, run_job=fake_rows, command="mlp-core bench --impl numpy,keras")
+    assert main(["report", str(out), "--out", str(out)]) == 0
+    return out
+
+
+def external_references(page: str) -> list[str]:
+    """Every src/href/url() that points anywhere but the page itself."""
+    refs = re.findall(r"""(?:src|href)\s*=\s*['"]([^'"]*)['"]""", page)
+    refs += re.findall(r"url\(([^)]*)\)", page)
+    return [r for r in refs if not r.startswith(("data:", "#"))]
+
+
+def test_the_report_is_one_self_contained_page(run_dir):
+    page = (run_dir / "report.html").read_text()
+    assert "<table>" in page and "<td>numpy</td>" in page and "<td>keras</td>" in page
+    assert page.count("src='data:image/png;base64,") >= 1
+    assert external_references(page) == [] and "<link" not in page
+    assert "http://" not in page and "https://" not in page
+    assert len(page.encode()) < 5 * 2**20
+    assert "mlp-core bench --impl numpy,keras" in page  # the command that measures again
+    assert f"mlp-core report {run_dir} --out {run_dir}" in page
+
+
+def test_report_rebuilds_a_run_elsewhere(run_dir, tmp_path):
+    again = tmp_path / "again"
+    assert main(["report", str(run_dir), "--out", str(again)]) == 0
+    for name in ("summary.md", "summary.csv", "plot.png", "report.html", "results.jsonl"):
+        assert (again / name).exists(), name
+    assert (again / "summary.md").read_text() == (run_dir / "summary.md").read_text()
+
+
+def test_report_merges_runs_and_keeps_a_measurement_once(run_dir, tmp_path):
+    other = tmp_path / "other"  # another machine's rows, and one row measured in both runs
+    run_benchmark(CFG, other, run_job=lambda j, c: {**fake_rows(j, c), "cpu": "cpu-b"})
+    rows = [json.loads(line) for line in (other / "results.jsonl").read_text().splitlines()]
+    for r in rows:
+        r["machine"] = "b"
+    first = json.loads((run_dir / "results.jsonl").read_text().splitlines()[0])
+    (other / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [*rows, first]))
+    merged = tmp_path / "merged"
+    assert main(["report", str(run_dir), str(other), "--out", str(merged)]) == 0
+    lines = (merged / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 2 * 8  # 8 rows a run, the repeated one once
+    assert "| b | numpy |" in (merged / "summary.md").read_text()
+
+
+def test_report_shows_different_configurations_apart(run_dir, tmp_path):
+    longer = tmp_path / "longer"
+    run_benchmark(replace(CFG, epochs=5), longer, run_job=fake_rows)
+    merged = tmp_path / "merged"
+    assert main(["report", str(run_dir), str(longer), "--out", str(merged)]) == 0
+    assert (merged / "config-1" / "summary.md").exists()
+    assert (merged / "config-2" / "summary.md").exists()
+    page = (merged / "report.html").read_text()
+    assert "Configuration 1" in page and "Configuration 2" in page
+
+
+@pytest.mark.parametrize("content,message", [
+    ('{"impl": "numpy"\n{}\n', ":1: damaged line"),
+    ('{"hello": "world"}\n', ":1: not an mlp-core bench row"),
+])
+def test_a_damaged_or_foreign_results_file_is_one_error(tmp_path, capsys, content, message):
+    (tmp_path / "results.jsonl").write_text(content)
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(tmp_path / "results.jsonl") in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_line_cut_short_by_a_crash_is_left_out(run_dir, tmp_path):
+    text = (run_dir / "results.jsonl").read_text()
+    (run_dir / "results.jsonl").write_text(text + '{"impl": "numpy", "batch')
+    assert main(["report", str(run_dir), "--out", str(tmp_path / "out")]) == 0
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(not CHROMIUM, reason="no Chromium here (Debian: apt-get install chromium)")
+def test_the_page_renders_in_a_real_browser(run_dir, tmp_path):
+    """Headless Chromium loads the page offline: the table is there, every image decoded, and
+    the screenshot is not blank."""
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,1600",
+             "--allow-file-access-from-files"]
+    url = (run_dir / "report.html").as_uri()
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True,
+                         timeout=120).stdout
+    loaded = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom)
+    assert loaded and loaded.group(1) == loaded.group(2) and int(loaded.group(2)) >= 1
+    assert "<table>" in dom and "<td>numpy</td>" in dom
+    shot = tmp_path / "shot.png"
+    subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", url], capture_output=True,
+                   timeout=120, check=True)
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(shot)
+    assert pixels.shape[0] > 100 and float(np.std(pixels)) > 0.01  # not a blank page
