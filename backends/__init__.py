@@ -35,6 +35,7 @@ class Variant:
     name: str
     options: dict = field(default_factory=dict)
     tested: bool = True  # whether the shared test suite runs it (False: bench only)
+    compiles_slowly: bool = False  # seconds to minutes of compiling (``check --quick`` skips it)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ REGISTRY: dict[str, BackendEntry] = {
         BackendEntry("torch", "mlp_core.backends.torch_backend", "TorchBackend",
                      ("torch",), 'pip install "mlp-core[torch]"', ("cpu", "gpu"),
                      (Variant("torch", {"mode": "eager"}),
-                      Variant("torch-compiled", {"mode": "compiled"})),
+                      Variant("torch-compiled", {"mode": "compiled"}, compiles_slowly=True)),
                      ("eager", "compiled")),
         BackendEntry("jax", "mlp_core.backends.jax_backend", "JaxBackend",
                      ("jax",), 'pip install "mlp-core[jax]"', ("cpu", "gpu"),

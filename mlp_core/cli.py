@@ -54,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--quiet", action="store_true", help="no per-epoch progress")
 
     sub.add_parser("info", help="backends, devices, BLAS library and threads available here")
+    c = sub.add_parser("check", help="train a small network on every backend and device here "
+                       "and compare it with NumPy float64: what works, not only what is there")
+    c.add_argument("--device", choices=["cpu", "gpu", "all"], default="all",
+                   help="devices to check (default: %(default)s)")
+    c.add_argument("--backend", help="comma-separated backends (default: every one)")
+    c.add_argument("--quick", action="store_true",
+                   help="skip the variants that compile slowly (torch.compile)")
+    c.add_argument("--json", metavar="PATH", help="write the results as JSON")
 
     from .bench.cli import add_bench_parser, add_report_parser
 
@@ -167,6 +175,33 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    import json
+
+    from . import backends
+    from .check import run_check, table, to_json
+    from .fileio import atomic_write_text, check_writable
+
+    names = [n for n in (args.backend or "").split(",") if n.strip()]
+    names = [backends.entry(n).name for n in names]  # an unknown name: one error, now
+    if args.json:
+        check_writable(args.json)
+
+    def progress(result, seconds):
+        print(f"{result.variant} [{result.device}]: {result.status} ({seconds:.1f} s)",
+              file=sys.stderr, flush=True)
+
+    results = run_check(args.device, names or None, args.quick, progress)
+    print(table(results))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(to_json(results), indent=1))
+    failed = [r.variant for r in results if r.failed]
+    if failed:
+        print(f"mlp-core check: {', '.join(failed)} failed", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         try:
@@ -177,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "info":
             return cmd_info(args)
+        if args.command == "check":
+            return cmd_check(args)
         from .bench.cli import cmd_bench, cmd_report
 
         if args.command == "report":

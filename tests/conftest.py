@@ -11,11 +11,11 @@ from mlp_core.data import read_idx
 from .helpers import BACKEND_CASES, MNIST_T10K, make_backend
 
 
-@pytest.fixture(params=BACKEND_CASES, ids=[c[0] for c in BACKEND_CASES])
+@pytest.fixture(params=BACKEND_CASES)
 def backend(request):
-    """Each backend variant usable here; the others are skipped with the reason."""
-    _, name, options = request.param
-    return make_backend(name, options)
+    """Each backend variant on each device usable here; the others skip with the reason."""
+    name, options, device = request.param
+    return make_backend(name, options, device)
 
 
 @pytest.fixture(autouse=True)

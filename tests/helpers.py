@@ -16,17 +16,22 @@ TESTS = Path(__file__).resolve().parent
 # The MNIST test split ships with the tests (tests/data/mnist-t10k, CC BY-SA 3.0).
 MNIST_T10K = Path(os.environ.get("MLP_TEST_MNIST_DIR", TESTS / "data" / "mnist-t10k"))
 
-# (id, backend name, options): every tested variant of every backend in the registry
-BACKEND_CASES = [(v.name, e.name, dict(v.options)) for v, e in backends.variants(tested_only=True)]
+# (backend name, options, device): every tested variant of every backend in the registry on each
+# of its devices; the GPU cases carry the ``gpu`` marker (``pytest -m gpu`` runs them alone)
+BACKEND_CASES = [
+    pytest.param((e.name, dict(v.options), device),
+                 id=v.name if device == e.devices[0] else f"{v.name}-{device}",
+                 marks=[pytest.mark.gpu] if device == "gpu" else [])
+    for v, e in backends.variants(tested_only=True) for device in e.devices]
 
 
-def make_backend(name: str, options: dict):
+def make_backend(name: str, options: dict, device: str | None = None):
     """The backend, or a skip naming the reason (its library or device is missing here)."""
     missing = backends.missing_libraries(name)
     if missing:
         pytest.skip(f"{name}: {', '.join(missing)} not installed")
     try:
-        return selection.get_backend(name, **options)
+        return selection.get_backend(name, device, **options)
     except BackendUnavailable as exc:
         pytest.skip(str(exc))
 

@@ -70,6 +70,7 @@ def test_gather_rows(backend):
     np.testing.assert_array_equal(got, x[idx])
 
 
+@pytest.mark.gpu
 def test_cupy_unfused_path_is_the_generic_code():
     be = make_backend("cupy", {"fused": False})
     assert be.mode == "eager"
