@@ -133,11 +133,15 @@ def run_check(device: str = "all", names: list[str] | None = None, quick: bool =
     return results
 
 
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def table(results: list[CheckResult]) -> str:
-    """The results as an aligned text table."""
+    """The results as an aligned text table (long reasons cut: the JSON has them whole)."""
     head = ["backend", "device", "status", "max deviation (f32 / f64)", "seed epoch",
             "peak MB", "libraries"]
-    rows = [[r.variant, r.device, r.status,
+    rows = [[r.variant, r.device, _short(r.status),
              " / ".join(f"{r.deviation[d]:.1e}" for d in DTYPES if d in r.deviation)
              if r.deviation else "",
              f"{r.epoch_s * 1e3:.0f} ms" if r.epoch_s is not None else "",
