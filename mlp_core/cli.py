@@ -1,9 +1,10 @@
 """The ``mlp-core`` command: ``train``, ``info``, ``bench`` and ``report``.
 
 Exit status: 0 when the command did what it was asked; 1 when ``train`` stopped early because
-training diverged (the model and history written hold the last good weights) or a bench
-measurement failed; 2 for bad input, with one line on stderr (``mlp-core: error: ...``) and no
-traceback; 130 when interrupted (Ctrl-C, one line ``mlp-core: interrupted``).
+training diverged (the model and history written hold the last good weights), a bench
+measurement failed, or ``check`` found a backend that disagrees or crashes; 2 for bad input, with
+one line on stderr (``mlp-core: error: ...``) and no traceback; 130 when interrupted (Ctrl-C, one
+line ``mlp-core: interrupted``).
 """
 
 from __future__ import annotations
@@ -72,7 +73,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .data import SYNTHETIC, dataset_key, dataset_shape, load_dataset, make_scaler
-    from .fileio import check_writable
     from .model import MLP, per_layer
     from .optimizers import get_optimizer
     from .selection import get_backend
@@ -82,13 +82,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     # everything that can be checked is checked before the data is read and training starts
     resolved = resolve_options(args)
     opts = resolved.values
-    if args.eval_every < 0:
-        raise MLPError(f"--eval-every must be >= 0, got {args.eval_every}")
-    if opts["epochs"] < 0:
-        raise MLPError(f"--epochs must be >= 0, got {opts['epochs']}")
-    outputs = [check_writable(p) for p in (args.json, args.save) if p is not None]
-    if len(set(outputs)) < len(outputs):
-        raise MLPError("--json and --save name the same file")
+    _check_schedule_and_outputs(args, opts["epochs"])
     opt = get_optimizer(opts["optimizer"], learning_rate=opts["learning_rate"],
                         momentum=opts["momentum"], decay=opts["decay"])
     be = get_backend(args.backend, args.device, **backend_options(args))
@@ -133,6 +127,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"mlp-core: training stopped early: {history.stop_reason}", file=sys.stderr)
         return EXIT_STOPPED_EARLY
     return 0
+
+
+def _check_schedule_and_outputs(args: argparse.Namespace, epochs: int) -> None:
+    from .fileio import check_writable
+
+    if args.eval_every < 0:
+        raise MLPError(f"--eval-every must be >= 0, got {args.eval_every}")
+    if epochs < 0:
+        raise MLPError(f"--epochs must be >= 0, got {epochs}")
+    outputs = [check_writable(p) for p in (args.json, args.save) if p is not None]
+    if len(set(outputs)) < len(outputs):
+        raise MLPError("--json and --save name the same file")
 
 
 def train_summary(history) -> str:

@@ -175,10 +175,10 @@ class MLP:
             propagate_input_delta: bool = False) -> History:
         """Train with mini-batches; return the per-epoch :class:`History`.
 
-        ``l1`` and ``l2`` are a number (every weight layer) or one value per weight layer, as
-        Keras's per-layer ``kernel_regularizer``: ``l2=[0.01, 0.01, 0]`` leaves the output layer
-        alone. ``reduction`` combines a batch's per-sample losses: ``"mean"`` (Keras) or ``"sum"``.
-        ``learning_rate`` overrides the optimizer's (a name's default or an instance's).
+        ``l1``, ``l2``: a number (every weight layer) or one per weight layer, as Keras's per-layer
+        ``kernel_regularizer`` (``l2=[0.01, 0.01, 0]`` spares the output layer). ``reduction``:
+        a batch's losses by ``"mean"`` (Keras) or ``"sum"``. ``learning_rate`` overrides the
+        optimizer's.
 
         A second ``fit`` with an optimizer of the same configuration continues its state (the
         moments, the update count, the decay and Adam's bias correction), as Keras's ``fit``
@@ -190,7 +190,7 @@ class MLP:
         weights, sets ``history.stop_reason`` and warns (:class:`TrainingDiverged`).
         ``propagate_input_delta`` computes the unused input-layer delta (to measure its cost).
         """
-        x, y = self._check_xy(x, y, "training")
+        be, (x, y) = self.backend, self._check_xy(x, y, "training")
         validation_data = self._check_validation(validation_data)
         epochs = positive_int(epochs, "epochs", 0)
         batch_size = positive_int(batch_size, "batch_size", 1)
@@ -213,11 +213,10 @@ class MLP:
             evals.append(("train_loss_full", "train_accuracy_full", *data))
         plan = EpochPlan(epochs, bool(shuffle), tuple(evals), eval_every, self.dtype)
         continued = self.opt_state is not None and self.optimizer == opt.config()
-        opt_state = self.opt_state if continued else opt.init_state(self.backend, self.params,
-                                                                    self.dtype)
-        self.backend.synchronize()
+        opt_state = self.opt_state if continued else opt.init_state(be, self.params, self.dtype)
+        be.synchronize()
         self.history = history = History(info={
-            **self.backend.describe(), "mlp_core": __version__, "model": self.config(),
+            **be.describe(), "mlp_core": __version__, "model": self.config(),
             "fit": {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(),
                     "optimizer_continued": continued, "l1": list(l1s), "l2": list(l2s),
                     "reduction": reduction, "shuffle": bool(shuffle), "n_train": x.shape[0],

@@ -9,6 +9,7 @@ library; an interrupt that arrives then takes effect the moment the import is do
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -16,13 +17,27 @@ from collections.abc import Iterator
 
 @contextlib.contextmanager
 def deferred_interrupts() -> Iterator[None]:
-    """Within the block, SIGINT waits (on the main thread, where Python handles it)."""
-    if (not hasattr(signal, "pthread_sigmask")
-            or threading.current_thread() is not threading.main_thread()):
-        yield
+    """Within the block, Ctrl-C waits, and takes effect (KeyboardInterrupt) at its end.
+
+    Two layers: SIGINT is blocked on this thread, so the threads a library starts meanwhile
+    inherit the block; and a handler that only takes note replaces Python's, for a signal that
+    another, older thread receives (Python runs handlers on the main thread, between bytecodes).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # (only the main thread handles signals)
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    mask = (signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            if hasattr(signal, "pthread_sigmask") else None)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a blocked SIGINT arrives now
+        signal.signal(signal.SIGINT, previous)
+    if received:  # what the handler in place before would have done, now
+        if callable(previous):
+            previous(signal.SIGINT, None)  # Python's own raises KeyboardInterrupt
+        elif previous == signal.SIG_DFL:
+            os.kill(os.getpid(), signal.SIGINT)

@@ -91,7 +91,7 @@ def test_report_shows_different_configurations_apart(run_dir, tmp_path):
 
 
 @pytest.mark.parametrize("content,message", [
-    ('{"impl": "numpy"\n{}\n', ":1: damaged line"),
+    ('{"impl": numpy, "batch_size": 10}\n{}\n', ":1: damaged line"),
     ('{"hello": "world"}\n', ":1: not an mlp-core bench row"),
 ])
 def test_a_damaged_or_foreign_results_file_is_one_error(tmp_path, capsys, content, message):
@@ -102,10 +102,26 @@ def test_a_damaged_or_foreign_results_file_is_one_error(tmp_path, capsys, conten
     assert len(err.strip().splitlines()) == 1
 
 
-def test_a_line_cut_short_by_a_crash_is_left_out(run_dir, tmp_path):
-    text = (run_dir / "results.jsonl").read_text()
-    (run_dir / "results.jsonl").write_text(text + '{"impl": "numpy", "batch')
+def test_a_row_cut_short_by_a_crash_is_left_out(run_dir, tmp_path):
+    """As the bench leaves it after a crash and a resumed run: the cut row ended by a newline,
+    then the rows of the resumed run."""
+    lines = (run_dir / "results.jsonl").read_text().splitlines()
+    cut = lines[-1][: len(lines[-1]) // 2]
+    (run_dir / "results.jsonl").write_text("\n".join([*lines[:-1], cut, lines[-1]]) + "\n")
     assert main(["report", str(run_dir), "--out", str(tmp_path / "out")]) == 0
+    assert len((tmp_path / "out" / "results.jsonl").read_text().splitlines()) == len(lines)
+
+
+def test_local_runs_of_two_machines_stay_apart(run_dir, tmp_path):
+    laptop = tmp_path / "laptop"
+    run_benchmark(CFG, laptop, run_job=lambda j, c: {**fake_rows(j, c), "host": "laptop"})
+    rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    (run_dir / "results.jsonl").write_text("".join(json.dumps({**r, "host": "vm"}) + "\n"
+                                                   for r in rows))
+    merged = tmp_path / "merged"
+    assert main(["report", str(run_dir), str(laptop), "--out", str(merged)]) == 0
+    table = (merged / "summary.md").read_text()
+    assert "| vm | numpy |" in table and "| laptop | numpy |" in table
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -16,7 +16,7 @@ from typing import Any
 from .. import backends
 from ..errors import MLPError
 from ..presets import DEFAULT_PRESET, PRESET_OPTIONS, get_preset
-from .impls import KERAS
+from .impls import KERAS, KERAS_LOSSES
 
 DEFAULT_IMPLS = (backends.DEFAULT_BACKEND, *(e.variants[0].name for e in backends.REGISTRY.values()
                                             if e.keras), KERAS)
@@ -90,11 +90,12 @@ class BenchConfig:
     def from_preset(cls, name: str, **overrides: Any) -> BenchConfig:
         """The configuration of preset ``name`` (see :mod:`mlp_core.presets`); overrides win."""
         preset = get_preset(name)
-        given = {k: v for k, v in overrides.items() if k in preset.settings()}
+        given = {k: v for k, v in overrides.items() if k in PRESET_OPTIONS}
         resolved = preset.resolve(given).values
         names = {f.name for f in fields(cls)} - {"l2"}
+        others = {k: v for k, v in overrides.items() if k not in PRESET_OPTIONS or k == "l2"}
         return cls(**{**{k: v for k, v in resolved.items() if k in names}, "preset": name,
-                      "models": [resolved["layers"]], **overrides})
+                      "models": [resolved["layers"]], **others})
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> BenchConfig:
@@ -201,7 +202,8 @@ class BenchConfig:
             ("SGD momentum", self.momentum, None), ("learning-rate decay", self.decay, None),
             ("an init scale", self.init_scale, 1.0), ("a summed reduction", self.reduction, "mean"),
             ("a full training-set pass every epoch", self.eval_train, False),
-            (f"loss {self.loss}", self.loss in ("cce", "mse"), True)) if (value or plain) != plain]
+            (f"loss {self.loss}", self.loss not in KERAS_LOSSES, False))
+            if (value or plain) != plain]
         if unmatched:
             return f"the Keras reference cannot match {', '.join(unmatched)}"
         return None

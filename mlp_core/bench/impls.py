@@ -16,6 +16,8 @@ from .. import backends
 from ..errors import MLPError, choice_error
 
 KERAS = "keras"  # the reference's implementation name, and its library's import name
+#: the losses the Keras reference trains, by Keras's names
+KERAS_LOSSES = {"cce": "categorical_crossentropy", "mse": "mean_squared_error"}
 MODIFIERS = ("f64", "input-delta")
 FLOOR_PREFIX = "floor-"
 

@@ -17,18 +17,17 @@ from .. import backends
 from ..errors import MLPError
 from ..validation import per_layer
 from .config import BenchConfig, Cell
-from .impls import ImplSpec
+from .impls import KERAS_LOSSES, ImplSpec
 from .measure import load_data, make_backend, step_rows, thread_count, warmup_epochs
 
-LOSSES = {"cce": "categorical_crossentropy", "mse": "mean_squared_error"}
 ACTIVATIONS = {"identity": "linear"}  # mlp-core's name -> Keras's, where they differ
 
 
 def build_model(keras, cfg: BenchConfig, sizes: list[int], l2s: tuple[float, ...]):
     """The Sequential model of ``sizes`` with the configuration's activations, penalties and
     optimizer, compiled."""
-    if cfg.loss not in LOSSES:
-        raise MLPError(f"the keras reference supports loss {' and '.join(LOSSES)}, not "
+    if cfg.loss not in KERAS_LOSSES:
+        raise MLPError(f"the keras reference supports loss {' and '.join(KERAS_LOSSES)}, not "
                        f"{cfg.loss!r}")
     n_weights = len(sizes) - 1
     l1s = per_layer(cfg.l1, "l1", n_weights)
@@ -42,7 +41,7 @@ def build_model(keras, cfg: BenchConfig, sizes: list[int], l2s: tuple[float, ...
                  "adam": keras.optimizers.Adam}[cfg.optimizer]
     model.compile(optimizer=optimizer(**({"learning_rate": cfg.learning_rate}
                                          if cfg.learning_rate else {})),
-                  loss=LOSSES[cfg.loss], metrics=["accuracy"])
+                  loss=KERAS_LOSSES[cfg.loss], metrics=["accuracy"])
     return model
 
 

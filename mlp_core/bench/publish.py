@@ -36,8 +36,8 @@ def commands_of(rows: list[dict]) -> list[str]:
 
 def read_results(path: Path) -> list[dict]:
     """Every row of a ``results.jsonl``; a damaged or foreign line is one error naming the file
-    and line. (A last line cut short by a crash, without its newline, is left out: the bench
-    redoes that measurement when its command runs again.)"""
+    and line. (A row cut short by a crash is left out, as the bench leaves it: its measurement
+    was redone when the command ran again.)"""
     try:
         text = path.read_text()
     except OSError as exc:
@@ -50,7 +50,7 @@ def read_results(path: Path) -> list[dict]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
-            if number == len(lines):  # no newline after it: cut short
+            if line.startswith("{") and not line.rstrip().endswith("}"):  # a row cut short
                 continue
             raise DataError(f"{path}:{number}: damaged line (not JSON)") from None
         if not isinstance(row, dict) or not all(k in row for k in ROW_KEYS):
@@ -80,6 +80,10 @@ def rebuild(dirs: list[str | Path], out_dir: str | Path) -> list[Path]:
         if not path.is_file():
             raise MLPError(f"{d}: no {RESULTS} here (give the --out folder of a bench run)")
         runs.append(read_results(path))
+    hosts = {r.get("host") for rows in runs for r in rows if r.get("machine", LOCAL) == LOCAL}
+    if len(hosts) > 1:  # local runs of several machines: each known by its host name
+        for r in (r for rows in runs for r in rows if r.get("machine", LOCAL) == LOCAL):
+            r["machine"] = r.get("host") or LOCAL
     rows = merge(runs)
     if not rows:
         raise MLPError("no rows to report: the results files are empty")

@@ -65,9 +65,6 @@ def summarize(rows: list[dict]) -> list[dict]:
         keras_key = (mach, KERAS, model, bs, threads, dtype)
         floor_key = (mach, FLOOR_PREFIX + library, model, bs, threads, dtype)
         keras, floor, m = med.get(keras_key), med.get(floor_key), med[k]
-        floor_rows = cells.get(floor_key, [])
-        if floor_rows and floor_rows[0].get("dtype") != group[0].get("dtype"):
-            floor = None  # a float64 run against a float32 floor would mean nothing
         gflops = median("gflops", group)
         peak = statistics.median(peaks[mach]) if peaks.get(mach) else None
         not_ours = impl == KERAS or impl.startswith(FLOOR_PREFIX)
@@ -218,9 +215,8 @@ def write_reports(rows: list[dict], out_dir: str | Path, skipped: dict[str, str]
     w.writeheader()
     w.writerows(summary)
     atomic_write_text(written[1], buf.getvalue())
-    # (a sweep's plots are the scaling map's: one line per implementation and cell is too many)
-    sweep = len({(s["model"], s["threads_asked"], s["dtype"]) for s in summary}) > 1
-    if plot and summary and not sweep:
+    # (a per-step sweep's plots are the scaling map's)
+    if plot and summary and not any(s["per_step"] for s in summary):
         ok = [r for r in rows if r.get("status") == "ok"]
         one_machine = len({r.get("machine", LOCAL) for r in ok}) == 1
         # the CPU, its BLAS kernel and sgemm peak (several machines: their names in the legend)

@@ -61,7 +61,8 @@ def make_plan(cfg: BenchConfig, local: bool = True) -> Plan:
         for cell in cfg.cells():
             for s in runnable:
                 threads = cell["threads"] if backends.entry(s.backend).threads else None
-                job = {"impl": s.spec, **cell, "threads": threads, "repeat": r}
+                job = {"impl": s.spec, **cell, "threads": threads,
+                       "dtype": s.dtype or cell["dtype"], "repeat": r}  # (+f64: float64)
                 jobs.setdefault(json.dumps(job, sort_keys=True), job)
     return Plan(list(jobs.values()), skipped, notes)
 
@@ -75,6 +76,10 @@ def _device_missing(spec: ImplSpec, device: str | None) -> str | None:
     entry = backends.entry(spec.backend)
     if device != "gpu" and "cpu" in entry.devices:
         return None
+    # this process only probes: JAX must not take 75% of the GPU for it (the workers need it)
+    name, value = PROBE_ONLY
+    if name not in os.environ:
+        os.environ[name] = _probe_env[name] = value
     try:
         get_backend(spec.backend, device, **spec.options)
     except BackendUnavailable as exc:
@@ -82,8 +87,12 @@ def _device_missing(spec: ImplSpec, device: str | None) -> str | None:
     return None
 
 
+PROBE_ONLY = ("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+_probe_env: dict[str, str] = {}  # what probing set in os.environ: not the workers' environment
+
+
 def run_job_subprocess(job: dict, config: dict, timeout: float | None = None) -> dict:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in _probe_env}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if config.get("native_blas"):
         for name in PIN_VARIABLES:

@@ -90,7 +90,7 @@ class Point:
     impl: str
     model: str
     batch_size: int
-    threads: str  # the threads it ran with (a backend that takes no count runs with its own)
+    threads: str  # the thread count asked for ("default": none was)
     dtype: str
     seconds: float  # per step
     flops: float  # per step
@@ -103,22 +103,32 @@ class Point:
 
 
 def points(rows: list[dict]) -> list[Point]:
-    """The medians of the per-step rows (floors apart), one per implementation and cell."""
+    """The medians of the per-step rows (floors apart), one per implementation and cell.
+
+    Implementations are compared at the thread count asked for. One that cannot set its thread
+    count (it ran once per cell, with its own) is compared in every thread group of its cell,
+    as ``"<impl> (own threads)"``."""
+    from .. import backends
+    from .impls import parse_impl
+
     cells: dict[tuple, list[dict]] = {}
     for r in rows:
         if (r.get("status") == "ok" and r.get("flops_per_step")
                 and not r["impl"].startswith(FLOOR_PREFIX)):
             cells.setdefault(cell_key(r), []).append(r)
+    asked = sorted({str(r.get("threads")) for r in rows if r.get("threads") is not None})
     out = []
     for group in cells.values():
         first = group[0]
+        impl, threads = first["impl"], first.get("threads")
+        own = threads is None and asked and not backends.entry(parse_impl(impl).backend).threads
         peaks = [g["sgemm_peak_gflops"] for g in group if g.get("sgemm_peak_gflops")]
-        out.append(Point(first.get("machine", LOCAL), first["impl"],
-                         model_name(first.get("layers")), first["batch_size"],
-                         str(first.get("threads_used") or first.get("threads") or "default"),
-                         str(first.get("dtype")),
-                         statistics.median(measured_time(g) for g in group),
-                         first["flops_per_step"], statistics.median(peaks) if peaks else None))
+        for t in asked if own else ["default" if threads is None else str(threads)]:
+            out.append(Point(first.get("machine", LOCAL), f"{impl} (own threads)" if own else impl,
+                             model_name(first.get("layers")), first["batch_size"], t,
+                             str(first.get("dtype")),
+                             statistics.median(measured_time(g) for g in group),
+                             first["flops_per_step"], statistics.median(peaks) if peaks else None))
     return out
 
 
@@ -156,8 +166,9 @@ def crossovers(pts: list[Point], models: dict[tuple, CostModel],
         by.setdefault((*p.group, p.model), {}).setdefault(p.impl, {})[p.batch_size] = p
     out = []
     for (machine, threads, dtype, model), impls in sorted(by.items()):
-        for ref in references:
-            for impl in sorted(set(impls) - {ref}) if ref in impls else ():
+        for k, ref in enumerate(references):
+            others = set(impls) - set(references[:k + 1])  # (a pair of references: once)
+            for impl in sorted(others) if ref in impls else ():
                 shared = sorted(set(impls[impl]) & set(impls[ref]))
                 if len(shared) < 2:
                     continue

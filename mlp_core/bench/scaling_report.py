@@ -1,5 +1,5 @@
-"""``scaling.md``, ``scaling.csv`` and the scaling plots, written after a sweep (more than one
-model, or ``--steps``): per machine, the winner of each cell, the cost models and the crossovers.
+"""``scaling.md``, ``scaling.csv`` and the scaling plots, written after a per-step sweep
+(``--steps``): per machine, the winner of each cell, the cost models and the crossovers.
 """
 
 from __future__ import annotations
@@ -9,17 +9,17 @@ import io
 import math
 from pathlib import Path
 
+from ..backends import DEFAULT_BACKEND
 from ..fileio import atomic_write_bytes, atomic_write_text
 from .impls import KERAS
 from .report import environment_line
 from .scaling import BAD_FIT, CostModel, Point, cost_models, crossovers, points, winners
+from .store import LOCAL
 
 
 def is_sweep(rows: list[dict]) -> bool:
-    """Whether a run swept more than one model or timed steps (then the scaling map is made)."""
-    ok = [r for r in rows if r.get("status") == "ok"]
-    return any(r.get("step_time") is not None for r in ok) or len(
-        {tuple(r.get("layers") or ()) for r in ok}) > 1
+    """Whether a run timed steps (``--steps``): then the scaling map is made."""
+    return any(r.get("status") == "ok" and r.get("step_time") is not None for r in rows)
 
 
 def write_scaling(rows: list[dict], out_dir: str | Path) -> list[Path]:
@@ -31,14 +31,14 @@ def write_scaling(rows: list[dict], out_dir: str | Path) -> list[Path]:
     for machine in machines:
         mine = [p for p in pts if p.machine == machine]
         suffix = f"-{machine}" if len(machines) > 1 else ""
-        written += _write_one(mine, [r for r in rows if r.get("machine", "local") == machine],
+        written += _write_one(mine, [r for r in rows if r.get("machine", LOCAL) == machine],
                               Path(out_dir), suffix)
     return written
 
 
 def _write_one(pts: list[Point], rows: list[dict], out: Path, suffix: str) -> list[Path]:
     models = cost_models(pts)
-    refs = [r for r in (KERAS, "numpy") if any(p.impl == r for p in pts)]
+    refs = [r for r in (KERAS, DEFAULT_BACKEND) if any(p.impl == r for p in pts)]
     crosses = crossovers(pts, models, refs)
     wins = winners(pts)
     peak = next((p.peak_gflops for p in pts if p.peak_gflops), None)

@@ -104,7 +104,8 @@ def environment() -> dict:
         module = sys.modules.get(lib)
         if module is not None:  # the libraries this measurement imported
             versions[lib] = getattr(module, "__version__", "?")
-    return {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "cpu_flags": cpu_flags(),
+    return {"host": platform.node(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
+            "cpu_flags": cpu_flags(),
             "load_before": LOAD_AT_START, "blas": blas_info(), "versions": versions}
 
 
