@@ -76,3 +76,18 @@ def test_importing_mlp_core_imports_no_tensorflow_or_cupy():
 def test_backend_instances_are_shared():
     assert get_backend("numpy") is get_backend("numpy")
     assert mlp_core.set_backend("numpy") is get_backend()
+
+
+def test_a_device_or_option_alone_keeps_the_chosen_backends_own_options():
+    """With a backend chosen (here with a mode), asking for a thread count or a device keeps
+    that backend's options: the mode stays the chosen one."""
+    entry = next((e for e in backends.REGISTRY.values()
+                  if len(e.modes) > 1 and e.threads and not backends.missing_libraries(e.name)),
+                 None)
+    if entry is None:
+        pytest.skip("no installed backend with modes and thread control")
+    chosen = entry.modes[1]  # not the default
+    with mlp_core.use_backend(entry.name, mode=chosen):
+        again = get_backend(device=entry.devices[0])
+    assert again.name == entry.name and again.mode == chosen
+    assert again.options["mode"] == chosen

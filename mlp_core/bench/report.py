@@ -56,9 +56,9 @@ def summarize(rows: list[dict]) -> list[dict]:
         peaks.setdefault(mach, []).extend(g["sgemm_peak_gflops"] for g in group
                                           if g.get("sgemm_peak_gflops"))
     out = []
-    for k, group in sorted(cells.items(), key=lambda kv: (*kv[0][:1], kv[0][2], kv[0][3],
-                                                          str(kv[0][4]), str(kv[0][5]),
-                                                          _order(kv[0][1]))):
+    for k, group in sorted(cells.items(), key=lambda kv: (
+            kv[0][0], _model_order(kv[0][2]), kv[0][3], str(kv[0][4]), str(kv[0][5]),
+            _order(kv[0][1]))):
         mach, impl, model, bs, threads, dtype = k
         times = [measured_time(g) for g in group]
         library = group[0].get("library")
@@ -86,6 +86,12 @@ def summarize(rows: list[dict]) -> list[dict]:
             "per_step": group[0].get("step_time") is not None,
         })
     return out
+
+
+def _model_order(model: str) -> tuple:
+    """Smaller models first: by their total hidden units, then their sizes."""
+    sizes = [int(n) for n in model.split("-") if n.isdigit()]
+    return sum(sizes), sizes
 
 
 def _order(impl: str) -> tuple:

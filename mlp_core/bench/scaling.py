@@ -21,7 +21,9 @@ from .impls import FLOOR_PREFIX, KERAS
 from .report import cell_key, measured_time, model_name
 from .store import LOCAL
 
-BAD_FIT = 0.25  # a median relative error above this: the model does not describe the implementation
+#: a median relative error above this: the model does not describe the implementation well, and
+#: the map names it with what its residuals show
+BAD_FIT = 0.15
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,8 @@ def crossovers(pts: list[Point], models: dict[tuple, CostModel],
     for p in pts:
         by.setdefault((*p.group, p.model), {}).setdefault(p.impl, {})[p.batch_size] = p
     out = []
-    for (machine, threads, dtype, model), impls in sorted(by.items()):
+    for (machine, threads, dtype, model), impls in sorted(
+            by.items(), key=lambda kv: (*kv[0][:3], _model_size(kv[0][3]))):
         for k, ref in enumerate(references):
             others = set(impls) - set(references[:k + 1])  # (a pair of references: once)
             for impl in sorted(others) if ref in impls else ():

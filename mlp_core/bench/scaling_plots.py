@@ -96,7 +96,7 @@ def _roofline(plt, pts, models, series, colors, styles, label, peak) -> bytes:
 
 def _winner_map(plt, wins, colors) -> bytes:
     groups = sorted({(w["threads"], w["dtype"]) for w in wins})
-    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.5 * len(groups), 3.8), squeeze=False)
     for ax, (threads, dtype) in zip(axes[0], groups):
         mine = [w for w in wins if (w["threads"], w["dtype"]) == (threads, dtype)]
         model_names = list(dict.fromkeys(w["model"] for w in mine))
@@ -106,12 +106,13 @@ def _winner_map(plt, wins, colors) -> bytes:
             ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), 1, 1, color=colors[w["fastest"]],
                                        alpha=0.8))
             margin = f"\n{w['margin']:.2f}x" if w["margin"] else ""
-            ax.text(x, y, f"{w['fastest']}{margin}", ha="center", va="center", fontsize=7)
+            name = w["fastest"].replace(" (own threads)", "*")
+            ax.text(x, y, f"{name}{margin}", ha="center", va="center", fontsize=7)
         ax.set(xlim=(-0.5, len(batches) - 0.5), ylim=(-0.5, len(model_names) - 0.5),
                xticks=range(len(batches)), xticklabels=batches,
                yticks=range(len(model_names)), yticklabels=model_names,
                xlabel="batch size", ylabel="model (hidden layers)",
-               title=f"Fastest per cell (threads: {threads}, {dtype}; "
-               "the runner-up's time over the fastest's)")
+               title=f"Fastest per cell (threads: {threads}, {dtype}); under each name: the "
+               "runner-up's time over its own\n(*: a backend that runs with its own threads)")
         ax.title.set_fontsize(9)
     return _png(plt, fig)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import statistics
 from pathlib import Path
 
 from ..backends import DEFAULT_BACKEND
@@ -41,7 +42,8 @@ def _write_one(pts: list[Point], rows: list[dict], out: Path, suffix: str) -> li
     refs = [r for r in (KERAS, DEFAULT_BACKEND) if any(p.impl == r for p in pts)]
     crosses = crossovers(pts, models, refs)
     wins = winners(pts)
-    peak = next((p.peak_gflops for p in pts if p.peak_gflops), None)
+    peaks = [p.peak_gflops for p in pts if p.peak_gflops]
+    peak = statistics.median(peaks) if peaks else None
     md = ["# mlp-core scaling map", "", environment_line(rows), "",
           *_cost_model_section(models, pts, peak), "", *_winner_section(wins), "",
           *_crossover_section(crosses)]
@@ -83,11 +85,11 @@ def _cost_model_section(models: dict[tuple, CostModel], pts: list[Point],
                      f"{share} | {100 * m.median_rel_error:.0f}% | {m.cells} | "
                      + " | ".join(f"{h:.0f}" if h else "" for h in halves) + " |")
         if m.median_rel_error > BAD_FIT:
-            bad.append(f"- **{impl}** ({threads} threads, {dtype}): median error "
+            bad.append(f"- **{impl}** (threads {threads}, {dtype}): median error "
                        f"{100 * m.median_rel_error:.0f}%; {_why_bad(m, pts, impl, threads, dtype)}")
     if bad:
-        lines += ["", "Not described by the model (median relative error above "
-                  f"{100 * BAD_FIT:.0f}%):", *bad]
+        lines += ["", "Not described well by the model (median relative error above "
+                  f"{100 * BAD_FIT:.0f}%), with what the residuals show:", *bad]
     return lines
 
 
