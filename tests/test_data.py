@@ -117,7 +117,8 @@ def test_fashion_download_checks_the_decompressed_files(tmp_path):
 
 
 def test_unknown_dataset_and_scaler():
-    with pytest.raises(MLPError, match="unknown dataset 'cifar'; valid: fashion-mnist, mnist"):
+    with pytest.raises(MLPError, match="unknown dataset 'cifar'; valid: PATH.npz, fashion-mnist, "
+                                       "mnist, synthetic"):
         load_dataset("cifar")
     with pytest.raises(MLPError, match="unknown scaler 'zscore'; valid: divide255"):
         make_scaler("zscore")
