@@ -11,7 +11,7 @@ from pathlib import Path
 
 def add_bench_parser(sub) -> None:
     from ..options import add_model_args, int_list, positive_int
-    from .config import DEFAULT_BATCH_SIZES, DEFAULT_IMPLS
+    from .config import DEFAULT_BATCH_SIZES, DEFAULT_IMPLS, BenchConfig
     from .impls import MODIFIERS, base_names
 
     b = sub.add_parser("bench", help="time implementations side by side with the Keras reference",
@@ -34,8 +34,9 @@ def add_bench_parser(sub) -> None:
                    help=f"comma-separated: {', '.join(base_names())}; modifiers "
                    f"{', '.join('+' + m for m in MODIFIERS)} (default: {','.join(DEFAULT_IMPLS)})")
     g.add_argument("--batch-sizes", type=int_list, default=list(DEFAULT_BATCH_SIZES),
-                   help="(default: 100,500,1000,10000,60000)")
-    g.add_argument("--repeat", dest="repeats", type=positive_int, default=3,
+                   help=f"(default: {','.join(map(str, DEFAULT_BATCH_SIZES))})")
+    g.add_argument("--repeat", dest="repeats", type=positive_int,
+                   default=BenchConfig.__dataclass_fields__["repeats"].default,
                    help="runs per cell (default: %(default)s)")
     g.add_argument("--threads", type=int_list,
                    help="compute threads, comma-separated to sweep them, e.g. 1,2 (default: each "
