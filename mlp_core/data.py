@@ -60,6 +60,7 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
     """
     key = dataset_key(name)
     if key == SYNTHETIC:
+        classes = synthetic.DEFAULT_CLASSES if classes is None else classes
         arrays = synthetic.make(samples, features, classes, seed)
         sources = {k: f"synthetic {k}" for k in arrays}
         source, n_classes = f"generated: {samples} x {features}, {classes} classes, seed {seed}", \
@@ -94,7 +95,7 @@ def dataset_shape(name: str, features: int | None = None,
     here); None for an ``.npz`` file, which only its arrays tell."""
     key = dataset_key(name)
     if key == SYNTHETIC:
-        return features, classes
+        return features, synthetic.DEFAULT_CLASSES if classes is None else classes
     if key in DATASETS:
         return IMAGE_PIXELS, DATASETS[key].n_classes
     return None

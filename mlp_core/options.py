@@ -104,7 +104,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    "or PATH.npz holding x_train, y_train, x_test, y_test (default: %(default)s)")
     g.add_argument("--samples", type=positive_int, help="synthetic: training rows")
     g.add_argument("--features", type=positive_int, help="synthetic: values per row")
-    g.add_argument("--classes", type=positive_int, help="synthetic: classes (at least 2)")
+    g.add_argument("--classes", type=positive_int,
+                   help="synthetic: classes, at least 2 (default: 10)")
     g.add_argument("--data-dir",
                    help="a folder with the dataset files; when given, it must hold them")
     g.add_argument("--scaler", help="divide255, standard, minmax, normalize or none"

@@ -20,6 +20,7 @@ from .validation import check_memory
 
 CHUNK = 65_536
 PIXEL_CENTRE, PIXEL_SCALE = 128.0, 32.0
+DEFAULT_CLASSES = 10  # as MNIST's
 
 
 def test_rows(samples: int, classes: int) -> int:
@@ -27,8 +28,10 @@ def test_rows(samples: int, classes: int) -> int:
     return max(classes, samples // 10)
 
 
-def check_sizes(samples: object, features: object, classes: object) -> None:
-    """One clear error for sizes that are missing, not positive, or too big for this machine."""
+def check_sizes(samples: object, features: object, classes: object = None) -> None:
+    """One clear error for sizes that are missing, not positive, or too big for this machine
+    (``classes`` None: DEFAULT_CLASSES)."""
+    classes = DEFAULT_CLASSES if classes is None else classes
     for name, value in (("--samples", samples), ("--features", features),
                         ("--classes", classes)):
         if value is None:
@@ -43,9 +46,11 @@ def check_sizes(samples: object, features: object, classes: object) -> None:
                  f"a synthetic dataset of {rows} rows x {features} features")
 
 
-def make(samples: int, features: int, classes: int, seed: int = 0) -> dict[str, np.ndarray]:
+def make(samples: int, features: int, classes: int | None = None,
+         seed: int = 0) -> dict[str, np.ndarray]:
     """``x_train``, ``y_train``, ``x_test``, ``y_test`` (uint8 pixels, int64 labels)."""
     check_sizes(samples, features, classes)
+    classes = DEFAULT_CLASSES if classes is None else classes
     centres = np.random.default_rng([seed, 0]).standard_normal((classes, features),
                                                               dtype=np.float32)
     out = {}
