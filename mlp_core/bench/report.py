@@ -150,8 +150,10 @@ def machine_description(group: list[dict]) -> str:
     text = (f"CPU: {first.get('cpu')} ({first.get('cpu_count')} cores"
             + (f"; {', '.join(first['cpu_flags'])}" if first.get("cpu_flags") else "") + ")")
     if blas.get("library"):
+        threads = ", ".join(str(t) for t in sorted(
+            {(r.get("blas") or {}).get("threads") for r in group} - {None}))
         text += (f"; BLAS: {blas['library']} {blas.get('version')}, {blas.get('architecture')} "
-                 f"kernel, {blas.get('threads')} threads, "
+                 f"kernel, {threads or '?'} threads, "
                  + (f"pinned by {', '.join(f'{k}={v}' for k, v in pins.items())}" if pins
                     else "no kernel pin" + (" (--native-blas)"
                                             if first["config"].get("native_blas") else "")))
