@@ -102,12 +102,19 @@ def test_ctrl_c_at_any_moment_is_one_line(toy_dir, interpreter_start, delay):
     import signal
     import time
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlp_core", "train", "--data-dir", str(toy_dir), "--epochs",
-         "100000", "--quiet", "--layers", "16"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(interpreter_start + delay)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
-    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "mlp-core: interrupted", err
+    for _ in range(5):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mlp_core", "train", "--data-dir", str(toy_dir), "--epochs",
+             "100000", "--quiet", "--layers", "16"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(interpreter_start + delay)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        if "mlp_core" not in err and ("<frozen site>" in err or not err.strip()):
+            delay += 0.05  # it landed in Python's own start-up, before mlp-core ran: later
+            continue
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+        assert proc.returncode == 130, err
+        assert err.strip().splitlines()[-1] == "mlp-core: interrupted"
+        return
+    pytest.fail("every interrupt landed in Python's start-up; this machine starts it slowly")
