@@ -17,12 +17,10 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
-from .activations import get_activation
 from .backends.base import Backend
 from .errors import BackendUnavailable, MLPError, ModelFileError
 from .history import History
 from .initializers import init_params
-from .losses import get_loss
 from .network import REDUCTIONS, Network, forward
 from .optimizers import Optimizer, get_optimizer
 from .persistence import read_model_file, save_model
@@ -78,12 +76,10 @@ class MLP:
                  init_scale: float = 1.0, seed: int | None = 0, dtype: str = "float32",
                  backend: str | Backend | None = None, device: str | None = None,
                  _params: list[np.ndarray] | None = None) -> None:
-        self.layers = check_model_options(layers, activation, output, loss, init, init_scale,
-                                          seed, dtype)
+        self.layers, self.hidden_activation, self.output_activation, self.loss = \
+            check_model_options(layers, activation, output, loss, init, init_scale,
+                                seed, dtype)
         self.dtype = str(dtype)
-        self.hidden_activation = get_activation(activation)
-        self.output_activation = get_activation(output, output=True)
-        self.loss = get_loss(loss, self.output_activation)  # (all three checked above)
         self.init, self.init_scale, self.seed = init, float(init_scale), seed
         self.backend = get_backend(backend, device)
         self.rng = np.random.default_rng(seed)

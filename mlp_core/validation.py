@@ -14,17 +14,19 @@ from typing import Any
 
 import numpy as np
 
-from .activations import get_activation
+from .activations import Activation, get_activation
 from .errors import MLPError
 from .initializers import INITIALIZERS
-from .losses import get_loss
+from .losses import Loss, get_loss
 
 DTYPES = ("float32", "float64")
 
 
 def check_model_options(layers: Sequence[int], activation: str, output: str, loss: str,
-                        init: str, init_scale: float, seed: int | None, dtype: str) -> list[int]:
-    """Every option of ``MLP(...)`` and the memory of its weights; returns the layer sizes."""
+                        init: str, init_scale: float, seed: int | None,
+                        dtype: str) -> tuple[list[int], Activation, Activation, Loss]:
+    """Every option of ``MLP(...)`` and the memory of its weights; returns the layer sizes, the
+    hidden and output activations and the loss they name."""
     sizes = check_layers(layers)
     if str(dtype) not in DTYPES:
         raise MLPError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
@@ -36,11 +38,11 @@ def check_model_options(layers: Sequence[int], activation: str, output: str, los
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
                              or seed < 0):
         raise MLPError(f"seed must be an integer >= 0 or None, got {seed!r}")
-    get_activation(activation)
-    get_loss(loss, get_activation(output, output=True))
+    hidden, out = get_activation(activation), get_activation(output, output=True)
+    loss_fn = get_loss(loss, out)
     check_memory(param_count(sizes) * 4 * np.dtype(str(dtype)).itemsize,
                  f"a {'-'.join(map(str, sizes))} network (weights and optimizer state)")
-    return sizes
+    return sizes, hidden, out, loss_fn
 
 
 def check_inputs(x: Any, what: str, n_features: int, dtype: str) -> np.ndarray:
