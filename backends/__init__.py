@@ -53,6 +53,7 @@ class BackendEntry:
     threads: bool = True  # whether it takes a thread count
     benchmark: bool = True  # worth timing against the others (not a conformance check)
     keras: str = ""  # the KERAS_BACKEND under which Keras runs on it: the bench's Keras reference
+    bfloat16: bool = False  # products of bfloat16 operands (the mixed_bfloat16 policy)
 
     def __post_init__(self) -> None:
         if not self.variants:
@@ -76,19 +77,20 @@ REGISTRY: dict[str, BackendEntry] = {
                       Variant("tensorflow-eager", {"mode": "eager"}),
                       Variant("tensorflow-xla", {"mode": "compiled", "jit_compile": True},
                               tested=False)),
-                     ("compiled", "eager"), keras="tensorflow"),
+                     ("compiled", "eager"), keras="tensorflow", bfloat16=True),
         BackendEntry("cupy", "mlp_core.backends.cupy_backend", "CupyBackend",
                      ("cupy",), 'pip install "mlp-core[cupy]"', ("gpu",)),
         BackendEntry("torch", "mlp_core.backends.torch_backend", "TorchBackend",
                      ("torch",), 'pip install "mlp-core[torch]"', ("cpu", "gpu"),
                      (Variant("torch", {"mode": "eager"}),
                       Variant("torch-compiled", {"mode": "compiled"}, compiles_slowly=True)),
-                     ("eager", "compiled")),
+                     ("eager", "compiled"), bfloat16=True),
         BackendEntry("jax", "mlp_core.backends.jax_backend", "JaxBackend",
                      ("jax",), 'pip install "mlp-core[jax]"', ("cpu", "gpu"),
                      (Variant("jax", {"mode": "compiled"}),
                       Variant("jax-eager", {"mode": "eager"}, tested=False)),
-                     ("compiled", "eager"), threads=False),  # XLA sizes its pool at start
+                     ("compiled", "eager"), threads=False,  # XLA sizes its pool at start
+                     bfloat16=True),
     ]
 }
 DEFAULT_BACKEND = "numpy"  # where no argument, context, set_backend or MLP_BACKEND says otherwise
@@ -148,11 +150,22 @@ def create(name: str, device: str | None = None, **options) -> Backend:
     return backend
 
 
+def check_dtype(name: str, dtype: str) -> None:
+    """One clear error if backend ``name`` cannot train in ``dtype`` (the mixed_bfloat16 policy
+    needs bfloat16 products)."""
+    known = REGISTRY.get(name)  # (a backend made outside the registry is taken at its word)
+    if dtype == "mixed_bfloat16" and known is not None and not known.bfloat16:
+        having = ", ".join(e.name for e in REGISTRY.values() if e.bfloat16)
+        raise MLPError(f"backend {name!r} has no bfloat16 matrix products, which "
+                       f"dtype 'mixed_bfloat16' needs; backends that have them: {having}")
+
+
 def libraries() -> list[str]:
     """The import names of every library some backend needs, in registry order (the bench
     records their versions)."""
     return list(dict.fromkeys(lib for e in REGISTRY.values() for lib in e.requires))
 
 
-__all__ = ["Backend", "BackendEntry", "DEFAULT_BACKEND", "REGISTRY", "Variant", "create", "entry",
+__all__ = ["Backend", "BackendEntry", "DEFAULT_BACKEND", "REGISTRY", "Variant", "check_dtype",
+           "create", "entry",
            "libraries", "missing_libraries", "variant", "variants"]

@@ -91,13 +91,27 @@ class Backend:
     def matmul(self, a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False,
                out: Any = None) -> Any:
         """a @ b, either operand transposed. A backend may write the result into ``out`` (a
-        buffer of the result's shape) and return it; the generic version ignores ``out``."""
+        buffer of the result's shape) and return it; the generic version ignores ``out``.
+
+        Operands in bfloat16 (the ``mixed_bfloat16`` policy; backends whose registry entry says
+        ``bfloat16``) give a float32 product, accumulated in float32 where the library can."""
         xp = self.xp
         if transpose_a:
             a = xp.matrix_transpose(a)
         if transpose_b:
             b = xp.matrix_transpose(b)
         return xp.matmul(a, b)
+
+    def cast(self, x: Any, dtype: str) -> Any:
+        """``x`` in the dtype named ``dtype`` (``"bfloat16"``, ...): ``x`` itself if it is."""
+        return self.xp.astype(x, getattr(self.xp, dtype), copy=False)
+
+    def scale_pixels(self, values: Any, divisor: Any, table: Any) -> Any:
+        """The float32 value each uint8 pixel stands for: float32(v) / divisor, correctly
+        rounded, which ``table`` holds for each of the 256 values. The generic kernel looks the
+        values up; a backend whose division is IEEE division and faster divides instead."""
+        xp = self.xp
+        return xp.reshape(xp.take(table, xp.reshape(values, (-1,)), axis=0), values.shape)
 
     def dense(self, a: Any, w: Any, b: Any) -> Any:
         """a @ w + b (bias broadcast over rows)."""

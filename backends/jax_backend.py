@@ -123,8 +123,10 @@ class JaxBackend(Backend):
 
     # -- kernels: pure (JAX arrays are immutable), products at full precision ----------------
     def matmul(self, a, b, transpose_a=False, transpose_b=False, out=None):
-        return self.xp.matmul(a.mT if transpose_a else a, b.mT if transpose_b else b,
-                              precision=self.jax.lax.Precision.HIGHEST)
+        a, b = (a.mT if transpose_a else a), (b.mT if transpose_b else b)
+        if a.dtype == self.xp.bfloat16:  # accumulated and returned in float32
+            return self.xp.matmul(a, b, preferred_element_type=self.xp.float32)
+        return self.xp.matmul(a, b, precision=self.jax.lax.Precision.HIGHEST)
 
     def gather_rows(self, x, idx):
         return self.xp.take(x, idx, axis=0, mode="clip")  # idx is a valid permutation: no fill

@@ -132,7 +132,20 @@ class TensorFlowBackend(Backend):
 
     # -- kernels: transposes as flags, batch size from the dynamic shape ----------------------
     def matmul(self, a, b, transpose_a=False, transpose_b=False, out=None):
-        return self.tf.linalg.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+        product = self.tf.linalg.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+        if product.dtype == self.tf.bfloat16:
+            # oneDNN accumulates in float32 but TF's CPU kernel returns bfloat16 (its float32
+            # output type is XLA's alone): the product is rounded to bfloat16, then widened
+            return self.tf.cast(product, self.tf.float32)
+        return product
+
+    def cast(self, x, dtype):
+        return self.tf.cast(x, getattr(self.tf, dtype))
+
+    def scale_pixels(self, values, divisor, table):
+        # a division, 4x faster than tf.gather on the table (the divisor is a tensor argument:
+        # Grappler turns a division by a constant into a multiplication by its reciprocal)
+        return self.tf.cast(values, divisor.dtype) / divisor
 
     def row_count(self, x):
         return self.tf.cast(self.tf.shape(x)[0], x.dtype)

@@ -141,9 +141,21 @@ class TorchBackend(Backend):
     # -- kernels: transposes as views (BLAS flags), native sigmoid and gather -----------------
     def matmul(self, a, b, transpose_a=False, transpose_b=False, out=None):
         a, b = (a.mT if transpose_a else a), (b.mT if transpose_b else b)
+        if a.dtype == self.torch.bfloat16:
+            # oneDNN accumulates in float32 but returns bfloat16 on the CPU (torch.mm's out_dtype
+            # exists for CUDA alone): the product is rounded to bfloat16, then widened
+            return self.torch.matmul(a, b).float()
         if out is None or self.mode == "compiled":  # no writes into inputs under torch.compile
             return self.torch.matmul(a, b)
         return self.torch.matmul(a, b, out=out)
+
+    def cast(self, x, dtype):
+        return x.to(getattr(self.torch, dtype))
+
+    def scale_pixels(self, values, divisor, table):
+        # a division, 8x faster than indexing the table; by a 0-d tensor on the device, since
+        # CUDA multiplies by the reciprocal of a Python number instead (rounded differently)
+        return self.torch.div(values.to(divisor.dtype), divisor)
 
     def gather_rows(self, x, idx):
         return self.torch.index_select(x, 0, idx)

@@ -19,7 +19,7 @@ _EXPORTS = {
     "set_backend": "selection", "use_backend": "selection", "get_backend": "selection",
     "reset_backend": "selection", "PRESETS": "presets", "get_preset": "presets",
     "MLPError": "errors", "BackendUnavailable": "errors", "DataError": "errors",
-    "ModelFileError": "errors",
+    "ModelFileError": "errors", "Pixels": "pixels",
 }
 __all__ = ["__version__", *_EXPORTS]
 

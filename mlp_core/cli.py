@@ -102,7 +102,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     # before the data is read; an .npz file's shape is known once it is read
     model = make_model(*shape) if shape else make_model(1, 2) and None
     ds = load_dataset(args.dataset, args.data_dir, scaler=opts["scaler"], samples=args.samples,
-                      features=args.features, classes=args.classes, seed=args.seed)
+                      features=args.features, classes=args.classes, seed=args.seed,
+                      as_pixels=True)
     model = model or make_model(ds.x_train.shape[1], ds.n_classes)
     print(f"{model} on {ds.name} ({ds.x_train.shape[0]} train / {ds.x_test.shape[0]} test, "
           f"from {ds.source}); {describe_options(resolved)}; mode {be.mode}", file=sys.stderr)

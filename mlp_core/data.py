@@ -20,6 +20,7 @@ import numpy as np
 from . import synthetic
 from .errors import DataError, choice_error
 from .idx import parse_idx, read_idx
+from .pixels import Pixels
 from .scalers import SCALERS, make_scaler
 from .sources import DATASETS, IMAGE_PIXELS, N_CLASSES, download, find, load_npz
 
@@ -28,12 +29,13 @@ SYNTHETIC = "synthetic"
 
 @dataclass
 class Dataset:
-    """Train and test splits: float32 images flattened to rows, int64 labels."""
+    """Train and test splits: float32 images flattened to rows (or :class:`Pixels`), int64
+    labels."""
 
     name: str
-    x_train: np.ndarray
+    x_train: np.ndarray | Pixels
     y_train: np.ndarray
-    x_test: np.ndarray
+    x_test: np.ndarray | Pixels
     y_test: np.ndarray
     source: str  # where it was read from
 
@@ -48,8 +50,13 @@ class Dataset:
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
                  scaler: str | None = "divide255", download_ok: bool = True, *,
                  samples: int | None = None, features: int | None = None,
-                 classes: int | None = None, seed: int = 0) -> Dataset:
+                 classes: int | None = None, seed: int = 0, as_pixels: bool = False) -> Dataset:
     """Load a dataset and scale it with ``scaler`` (fitted on the training split).
+
+    ``as_pixels=True``, with the ``divide255`` scaler and images of uint8 values, keeps the
+    images as :class:`~mlp_core.pixels.Pixels`: the uint8 values, 4x smaller than the float32
+    array, scaled batch by batch to the same bits (:mod:`mlp_core.pixels`). With another scaler
+    or other values it changes nothing.
 
     ``name`` is ``"mnist"`` or ``"fashion-mnist"`` (see :mod:`mlp_core.sources` for where they
     are looked for), ``"synthetic"`` (``samples`` training rows of ``features`` values in
@@ -71,10 +78,12 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
         spec = DATASETS[key]
         (arrays, sources), source = find(spec, data_dir, download_ok)
         n_classes = spec.n_classes
+    keep = as_pixels and scaler == "divide255" and all(
+        arrays[k].dtype == np.uint8 for k in ("x_train", "x_test"))
     xtr, ytr = _as_rows(arrays["x_train"], arrays["y_train"], sources["x_train"],
-                        sources["y_train"], n_classes)
+                        sources["y_train"], n_classes, keep)
     xte, yte = _as_rows(arrays["x_test"], arrays["y_test"], sources["x_test"],
-                        sources["y_test"], n_classes)
+                        sources["y_test"], n_classes, keep)
     if xtr.shape[1] != xte.shape[1]:
         raise DataError(f"{sources['x_train']} has images of {xtr.shape[1]} values but "
                         f"{sources['x_test']} has images of {xte.shape[1]}")
@@ -82,7 +91,9 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
                  xtr, ytr, xte, yte, source=source)
     # copy=False: the arrays are ours, so divide255, normalize and none scale in place (a copy
     # would double peak memory); standard and minmax compute in float64 and return new arrays
-    if scaler is not None:
+    if keep:
+        ds.x_train, ds.x_test = Pixels(xtr), Pixels(xte)
+    elif scaler is not None:
         s = make_scaler(scaler).fit(ds.x_train)
         ds.x_train = s.transform(ds.x_train, copy=False)
         ds.x_test = s.transform(ds.x_test, copy=False)
@@ -137,14 +148,16 @@ def _check_labels(y: np.ndarray, source: str, n_classes: int | None) -> None:
 
 
 def _as_rows(x: np.ndarray, y: np.ndarray, x_source: str = "images", y_source: str = "labels",
-             n_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Checked float32 rows and int64 labels."""
+             n_classes: int | None = None, keep_dtype: bool = False
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Checked float32 rows (``keep_dtype``: rows of the values' own dtype) and int64 labels."""
     _check_images(x, x_source)
     _check_labels(y, y_source, n_classes)
     if x.shape[0] != y.shape[0]:
         raise DataError(f"{x.shape[0]} images in {x_source} but {y.shape[0]} labels in {y_source}")
-    return x.reshape(x.shape[0], -1).astype(np.float32), y.astype(np.int64)
+    rows = x.reshape(x.shape[0], -1)
+    return rows if keep_dtype else rows.astype(np.float32), y.astype(np.int64)
 
 
-__all__ = ["DATASETS", "IMAGE_PIXELS", "N_CLASSES", "SCALERS", "SYNTHETIC", "Dataset",
+__all__ = ["DATASETS", "IMAGE_PIXELS", "N_CLASSES", "SCALERS", "SYNTHETIC", "Dataset", "Pixels",
            "dataset_key", "download", "load_dataset", "make_scaler", "parse_idx", "read_idx"]

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from . import backends, pixels
 from ._version import __version__
 from .backends.base import Backend
 from .errors import BackendUnavailable, MLPError, ModelFileError
@@ -42,8 +43,10 @@ from .validation import (
     check_labels,
     check_memory,
     check_model_options,
+    compute_dtype,
     per_layer,
     positive_int,
+    variable_dtype,
 )
 
 __all__ = ["MLP", "TrainingDiverged", "per_layer"]
@@ -63,7 +66,10 @@ class MLP:
         seed: an integer >= 0 (or None: fresh entropy) seeding the one host generator behind the
             initial weights and the shuffling, so every backend starts from the same weights and
             sees the same batches.
-        dtype: ``float32`` (default) or ``float64``.
+        dtype: ``float32`` (default), ``float64`` or ``mixed_bfloat16`` (Keras's policy: the
+            matrix products' operands rounded to bfloat16, products accumulated in float32;
+            weights, optimizer state, loss and metrics float32; backends whose registry entry
+            has ``bfloat16``: see ``docs/precision.md``).
         backend, device: a backend name or instance; None resolves it by the selection rules
             (``use_backend`` > ``set_backend`` > ``MLP_BACKEND`` > numpy) when the model is made.
 
@@ -79,15 +85,18 @@ class MLP:
         self.layers, self.hidden_activation, self.output_activation, self.loss = \
             check_model_options(layers, activation, output, loss, init, init_scale,
                                 seed, dtype)
-        self.dtype = str(dtype)
+        self.dtype = str(dtype)  # the policy's name; the arrays' dtype is self.variable_dtype
+        self.variable_dtype, self.compute_dtype = variable_dtype(self.dtype), compute_dtype(
+            self.dtype)
         self.init, self.init_scale, self.seed = init, float(init_scale), seed
         self.backend = get_backend(backend, device)
+        backends.check_dtype(self.backend.name, self.dtype)
         self.rng = np.random.default_rng(seed)
         host = _params if _params is not None else init_params(
-            self.layers, init, self.init_scale, self.rng, self.dtype)
+            self.layers, init, self.init_scale, self.rng, self.variable_dtype)
         # copies: training may update weights in place, and the caller's arrays stay untouched
-        self.params = [self.backend.asarray(np.array(p, dtype=self.dtype), self.dtype)
-                       for p in host]
+        self.params = [self.backend.asarray(np.array(p, dtype=self.variable_dtype),
+                                            self.variable_dtype) for p in host]
         n_weights = len(self.layers) - 1
         # the penalties and reduction of the last fit, used by evaluate() and saved with the model
         self.l1 = self.l2 = (0.0,) * n_weights
@@ -142,12 +151,13 @@ class MLP:
             raise MLPError(f"set_weights needs {len(shapes)} numeric arrays of shapes {shapes}")
         if not all(np.isfinite(a).all() for a in arrays):
             raise MLPError("set_weights: the arrays hold NaN or infinite values")
-        self.params = [self.backend.asarray(np.array(a, dtype=self.dtype), self.dtype)
-                       for a in arrays]
+        self.params = [self.backend.asarray(np.array(a, dtype=self.variable_dtype),
+                                            self.variable_dtype) for a in arrays]
 
     def _network(self, input_delta: bool = False) -> Network:
         acts = (self.hidden_activation,) * (len(self.layers) - 2) + (self.output_activation,)
-        return Network(acts, self.loss, self.l1, self.l2, self.reduction, input_delta)
+        return Network(acts, self.loss, self.l1, self.l2, self.reduction, input_delta,
+                       self.compute_dtype)
 
     def _train_epoch_fn(self, net: Network, opt: Optimizer, batch_size: int):
         """The compiled epoch for this network, optimizer and batch size, traced once, reused."""
@@ -196,7 +206,7 @@ class MLP:
         if reduction not in REDUCTIONS:
             raise MLPError(f"unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
         opt = get_optimizer(optimizer, learning_rate=learning_rate)
-        self._check_fit_memory(x.shape[0], batch_size)
+        self._check_fit_memory(x.shape[0], batch_size, isinstance(x, pixels.Pixels))
         before = (self.l1, self.l2, self.reduction)
         self.l1, self.l2, self.reduction = l1s, l2s, reduction
         net = self._network(bool(propagate_input_delta))
@@ -207,9 +217,10 @@ class MLP:
                  ] if validation_data is not None else []
         if eval_train:
             evals.append(("train_loss_full", "train_accuracy_full", *data))
-        plan = EpochPlan(epochs, bool(shuffle), tuple(evals), eval_every, self.dtype)
+        plan = EpochPlan(epochs, bool(shuffle), tuple(evals), eval_every, self.variable_dtype)
         continued = self.opt_state is not None and self.optimizer == opt.config()
-        opt_state = self.opt_state if continued else opt.init_state(be, self.params, self.dtype)
+        opt_state = self.opt_state if continued else opt.init_state(be, self.params,
+                                                                     self.variable_dtype)
         be.synchronize()
         self.history = history = History(info={
             **be.describe(), "mlp_core": __version__, "model": self.config(),
@@ -256,9 +267,10 @@ class MLP:
         """The network's outputs for each row of ``x`` (host NumPy array)."""
         x = self._check_x(x, "input")
         be, net = self.backend, self._network()
-        out = [be.to_numpy(forward(be, net, self.params,
-                                   be.asarray(x[i:i + EVAL_CHUNK], self.dtype))[0][-1])
-               for i in range(0, x.shape[0], EVAL_CHUNK)]  # host slices: NumPy clamps the stop
+        # host slices (NumPy clamps the stop); pixels are scaled on the host, chunk by chunk
+        out = [be.to_numpy(forward(be, net, self.params, be.asarray(
+            np.asarray(x[i:i + EVAL_CHUNK]), self.variable_dtype))[0][-1])
+               for i in range(0, x.shape[0], EVAL_CHUNK)]
         return np.concatenate(out)
 
     def predict(self, x: Any) -> np.ndarray:
@@ -283,18 +295,19 @@ class MLP:
         return x, check_labels(y, what, x, self.n_classes)
 
     def _one_hot(self, y: np.ndarray) -> np.ndarray:
-        out = np.zeros((y.shape[0], self.n_classes), dtype=self.dtype)
+        out = np.zeros((y.shape[0], self.n_classes), dtype=self.variable_dtype)
         out[np.arange(y.shape[0]), y] = 1
         return out
 
     def _to_device(self, x: np.ndarray, y: np.ndarray) -> tuple:
         be = self.backend
-        return be.asarray(x, self.dtype), be.asarray(self._one_hot(y), self.dtype)
+        return (pixels.to_device(be, x, self.variable_dtype),
+                be.asarray(self._one_hot(y), self.variable_dtype))
 
-    def _check_fit_memory(self, n_rows: int, batch_size: int) -> None:
+    def _check_fit_memory(self, n_rows: int, batch_size: int, pixels_given: bool) -> None:
         """Refuse, before any work, a fit whose data and batch activations cannot fit in memory."""
-        item = np.dtype(self.dtype).itemsize
-        data = n_rows * (self.layers[0] + self.layers[-1]) * item
+        item = np.dtype(self.variable_dtype).itemsize
+        data = n_rows * (self.layers[0] * (1 if pixels_given else item) + self.layers[-1] * item)
         batch = min(batch_size, n_rows) * sum(self.layers) * 3 * item
         check_memory(data + batch, f"training on {n_rows} rows at batch size {batch_size}")
 

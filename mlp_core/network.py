@@ -2,6 +2,11 @@
 
 Parameters are a flat list ``[W1, b1, W2, b2, ...]`` with ``W`` of shape (n_in, n_out) and separate
 bias vectors. No delta is propagated into the input layer.
+
+Under a mixed-precision policy (``Network.compute``, e.g. ``"bfloat16"``) every matrix product's
+operands are rounded to that dtype, here and nowhere else: the input batch once, each weight matrix
+and each delta where a product takes it. The backend multiplies them with float32 accumulation and
+returns float32, so biases, activations, the loss, the gradients and the updates stay float32.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ class Network:
     #: also compute the (unused) delta of the input layer, as the seed experiment's original code
     #: did; only for measuring what skipping it saves
     input_delta: bool = False
+    #: the dtype of the matrix products' operands under a mixed-precision policy (None: the
+    #: parameters' own)
+    compute: str | None = None
 
     def __post_init__(self) -> None:
         n = len(self.activations)
@@ -46,11 +54,17 @@ class Network:
             raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
 
 
+    def operand(self, be: Backend, a: Any) -> Any:
+        """``a`` as a matrix product's operand: rounded to ``compute``, if the policy has one."""
+        return be.cast(a, self.compute) if self.compute else a
+
+
 def forward(be: Backend, net: Network, params: list, x: Any) -> tuple[list, Any]:
-    """Activations of every layer (the input first, the output last) and the output's logits."""
-    outs = [x]
+    """Activations of every layer (the input first, the output last) and the output's logits.
+    The input is kept as the products take it (rounded once, under a mixed policy)."""
+    outs = [net.operand(be, x)]
     for i, act in enumerate(net.activations):
-        z = be.dense(outs[-1], params[2 * i], params[2 * i + 1])
+        z = be.dense(net.operand(be, outs[-1]), net.operand(be, params[2 * i]), params[2 * i + 1])
         outs.append(act.forward(be, z))
     return outs, z
 
@@ -79,8 +93,8 @@ def backward(be: Backend, net: Network, params: list, outs: list, z_out: Any, y:
         delta = delta * (1.0 / be.row_count(y))
     grads: list = [None] * (2 * n_layers)
     for i in reversed(range(n_layers)):
-        w = params[2 * i]
-        gw = be.matmul(outs[i], delta, transpose_a=True)
+        w, d = params[2 * i], net.operand(be, delta)
+        gw = be.matmul(net.operand(be, outs[i]), d, transpose_a=True)
         if net.l2[i]:
             gw = be.add_scaled(gw, w, 2.0 * net.l2[i])
         if net.l1[i]:
@@ -88,9 +102,9 @@ def backward(be: Backend, net: Network, params: list, outs: list, z_out: Any, y:
         grads[2 * i], grads[2 * i + 1] = gw, xp.sum(delta, axis=0)
         if i > 0:  # stop before the input layer
             delta = net.activations[i - 1].backward(
-                be, outs[i], be.matmul(delta, w, transpose_b=True))
-        elif net.input_delta:
-            grads.append(be.matmul(delta, w, transpose_b=True))  # computed, then dropped
+                be, outs[i], be.matmul(d, net.operand(be, w), transpose_b=True))
+        elif net.input_delta:  # computed, then dropped
+            grads.append(be.matmul(d, net.operand(be, w), transpose_b=True))
     del grads[2 * n_layers:]
     return grads
 

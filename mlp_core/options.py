@@ -141,7 +141,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    "(e.g. 0.01,0.01,0) (default: the preset's; seed-keras: 0.01 on each hidden "
                    "kernel, following --layers)")
     g.add_argument("--seed", type=int, default=0, help="weights and shuffling (default: 0)")
-    g.add_argument("--dtype", default="float32", help="float32 or float64 (default: float32)")
+    g.add_argument("--dtype", default="float32",
+                   help="float32, float64 or mixed_bfloat16 (matrix products in bfloat16, the "
+                   "rest float32; not on numpy: docs/precision.md) (default: float32)")
 
 
 def resolve_options(args: argparse.Namespace) -> Resolved:

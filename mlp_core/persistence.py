@@ -22,6 +22,7 @@ import numpy as np
 
 from .errors import ModelFileError
 from .fileio import atomic_write_bytes
+from .validation import DTYPES, variable_dtype
 
 MODEL_FORMAT = "mlp-core-model"
 MODEL_VERSION = 2  # 2: per-layer penalties and the loss reduction; version 1 files still load
@@ -91,7 +92,7 @@ def _read_meta(zf: zipfile.ZipFile, path: Path) -> dict:
     if not (isinstance(layers, list) and len(layers) >= 2 and all(
             type(s) is int and s >= 1 for s in layers)):
         raise bad(f"config.layers is not a list of positive integers: {layers!r}")
-    if cfg["dtype"] not in ("float32", "float64"):
+    if cfg["dtype"] not in DTYPES:
         raise bad(f"config.dtype {cfg['dtype']!r}")
     n = len(layers) - 1
     pen = meta.get("penalty", {})
@@ -126,7 +127,7 @@ def _read_params(zf: zipfile.ZipFile, path: Path, meta: dict) -> list[np.ndarray
             p = np.lib.format.read_array(f, allow_pickle=False)
         if not np.isfinite(p).all():
             raise ModelFileError(f"{path}: param_{i} holds NaN or infinite values")
-        params.append(p.astype(dtype, copy=False))
+        params.append(p.astype(variable_dtype(dtype), copy=False))  # (mixed: float32)
     return params
 
 

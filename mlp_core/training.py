@@ -22,6 +22,7 @@ from .backends.base import Backend, CompiledEpoch
 from .history import History
 from .network import Network, backward, count_correct, forward, penalty
 from .optimizers import Optimizer
+from .pixels import rows_of, slice_rows, take_rows
 from .progress import EpochProgress
 
 EVAL_CHUNK = 10_000  # rows per forward pass when evaluating a whole set
@@ -59,8 +60,8 @@ def make_train_batch(be: Backend, step: Callable) -> Callable:
 
     def train_batch(state, idx, x_all, y_all):
         params, opt_state, totals = state
-        params, opt_state, metrics = step(params, opt_state, be.gather_rows(x_all, idx),
-                                          be.gather_rows(y_all, idx))
+        x = take_rows(be, x_all, idx, params[0].dtype)  # (pixels: scaled after the gather)
+        params, opt_state, metrics = step(params, opt_state, x, be.gather_rows(y_all, idx))
         return params, opt_state, tuple(t + m for t, m in zip(totals, metrics))
 
     return train_batch
@@ -90,11 +91,11 @@ def evaluate_arrays(be: Backend, net: Network, params: list, x_dev: Any, y_dev: 
 
     The loss is the mean over samples plus the penalty, as Keras reports it.
     """
-    n = x_dev.shape[0]
+    n = rows_of(x_dev)
     loss_sum = correct = 0.0
     for i in range(0, n, EVAL_CHUNK):
         rows = slice(i, min(i + EVAL_CHUNK, n))  # the array API leaves out-of-range stops open
-        outs, z = forward(be, net, params, x_dev[rows, :])
+        outs, z = forward(be, net, params, slice_rows(be, x_dev, rows, params[0].dtype))
         a, yc = outs[-1], y_dev[rows, :]
         loss_sum += float(be.to_numpy(net.loss.value_sum(be, a, z, yc, net.activations[-1])))
         correct += float(be.to_numpy(count_correct(be, a, yc)))
@@ -173,7 +174,7 @@ def _train_one_epoch(be: Backend, epoch_fn: CompiledEpoch, state: tuple[list, di
                      data: tuple[Any, Any], plan: EpochPlan, rng: np.random.Generator):
     """One epoch's batches: ``(state, record, why it diverged or None)``."""
     x_dev, y_dev = data
-    n = x_dev.shape[0]
+    n = rows_of(x_dev)
     t0 = perf_counter()
     perm = be.asarray(rng.permutation(n) if plan.shuffle else np.arange(n), "int64")
     be.synchronize()

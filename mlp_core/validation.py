@@ -18,8 +18,22 @@ from .activations import Activation, get_activation
 from .errors import MLPError
 from .initializers import INITIALIZERS
 from .losses import Loss, get_loss
+from .pixels import Pixels
 
-DTYPES = ("float32", "float64")
+DTYPES = ("float32", "float64", "mixed_bfloat16")
+#: a mixed-precision policy: (the dtype of weights, optimizer state and everything else; the dtype
+#: the matrix products' operands are rounded to). Keras's name; ``docs/precision.md`` says more.
+POLICIES = {"mixed_bfloat16": ("float32", "bfloat16")}
+
+
+def variable_dtype(dtype: str) -> str:
+    """The dtype weights, optimizer state, losses and metrics are kept in under ``dtype``."""
+    return POLICIES[dtype][0] if dtype in POLICIES else dtype
+
+
+def compute_dtype(dtype: str) -> str | None:
+    """The dtype the matrix products' operands are rounded to under ``dtype`` (None: its own)."""
+    return POLICIES[dtype][1] if dtype in POLICIES else None
 
 
 def check_model_options(layers: Sequence[int], activation: str, output: str, loss: str,
@@ -40,13 +54,18 @@ def check_model_options(layers: Sequence[int], activation: str, output: str, los
         raise MLPError(f"seed must be an integer >= 0 or None, got {seed!r}")
     hidden, out = get_activation(activation), get_activation(output, output=True)
     loss_fn = get_loss(loss, out)
-    check_memory(param_count(sizes) * 4 * np.dtype(str(dtype)).itemsize,
+    check_memory(param_count(sizes) * 4 * np.dtype(variable_dtype(str(dtype))).itemsize,
                  f"a {'-'.join(map(str, sizes))} network (weights and optimizer state)")
     return sizes, hidden, out, loss_fn
 
 
 def check_inputs(x: Any, what: str, n_features: int, dtype: str) -> np.ndarray:
-    """``x`` as a finite numeric 2-D array of ``n_features`` columns within ``dtype``'s range."""
+    """``x`` as a finite numeric 2-D array of ``n_features`` columns within ``dtype``'s range,
+    or as :class:`~mlp_core.pixels.Pixels` of that shape (uint8: finite and in range)."""
+    if isinstance(x, Pixels):
+        if x.shape[1] != n_features or x.shape[0] == 0:
+            raise MLPError(f"{what} x must have shape (n_samples, {n_features}), got {x.shape}")
+        return x
     x = as_array(x, f"{what} x")
     if x.dtype.kind not in "biuf":
         raise MLPError(f"{what} x must be numeric, got dtype {x.dtype}")
@@ -57,7 +76,7 @@ def check_inputs(x: Any, what: str, n_features: int, dtype: str) -> np.ndarray:
     # NaN and inf propagate through min/max: two reductions, no temporary the size of x
     if x.dtype.kind == "f" and not (np.isfinite(x.min()) and np.isfinite(x.max())):
         raise MLPError(f"{what} x contains NaN or infinite values")
-    limit = float(np.finfo(dtype).max)
+    limit = float(np.finfo(variable_dtype(dtype)).max)
     if x.dtype.kind in "iuf" and max(abs(float(x.min())), abs(float(x.max()))) > limit:
         raise MLPError(f"{what} x holds values beyond the range of {dtype} (+-{limit:.3g})")
     return x

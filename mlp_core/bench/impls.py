@@ -2,9 +2,10 @@
 
 A spec is a base name with optional modifiers joined by '+'. The bases are every backend variant
 of the registry, plus ``keras``: the Keras reference model, on the backend whose registry entry
-declares the ``keras`` backend it hosts. Modifiers: ``f64`` (float64) and ``input-delta`` (also
-compute the input layer's
-unused delta). ``floor-<backend>`` specs (the matrix products alone) are added by the runner.
+declares the ``keras`` backend it hosts. Modifiers: ``f64`` (float64), ``mixed_bfloat16`` (the
+mixed-precision policy, Keras's and ours: products in bfloat16) and ``input-delta`` (also compute
+the input layer's unused delta). ``floor-<backend>`` specs (the matrix products alone) are added
+by the runner.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from ..errors import MLPError, choice_error
 KERAS = "keras"  # the reference's implementation name, and its library's import name
 #: the losses the Keras reference trains, by Keras's names
 KERAS_LOSSES = {"cce": "categorical_crossentropy", "mse": "mean_squared_error"}
-MODIFIERS = ("f64", "input-delta")
+#: modifier -> the dtype (policy) it sets
+DTYPE_MODIFIERS = {"f64": "float64", "mixed_bfloat16": "mixed_bfloat16"}
+MODIFIERS = (*DTYPE_MODIFIERS, "input-delta")
 FLOOR_PREFIX = "floor-"
 
 
@@ -45,7 +48,8 @@ class ImplSpec:
 
     @property
     def dtype(self) -> str | None:
-        return "float64" if "f64" in self.modifiers else None
+        """The dtype a modifier sets (None: the sweep's)."""
+        return next((DTYPE_MODIFIERS[m] for m in self.modifiers if m in DTYPE_MODIFIERS), None)
 
     def missing(self) -> list[str]:
         """Python modules this implementation needs that are not installed."""
@@ -78,11 +82,15 @@ def parse_impl(spec: str) -> ImplSpec:
             raise choice_error(f"modifier of {base!r}", m, MODIFIERS)
     if "input-delta" in mods and base == KERAS:
         raise MLPError("keras computes no input-layer delta; 'input-delta' applies to our backends")
+    if len([m for m in mods if m in DTYPE_MODIFIERS]) > 1:
+        raise MLPError(f"{spec!r} names two dtypes; give one of {', '.join(DTYPE_MODIFIERS)}")
     if base == KERAS:
         host = keras_host()
         return ImplSpec("+".join([base, *mods]), base, tuple(mods), host.name,
                         dict(host.variants[0].options))
     variant, entry = backends.variant(base)
+    if "mixed_bfloat16" in mods:
+        backends.check_dtype(entry.name, "mixed_bfloat16")
     return ImplSpec("+".join([base, *mods]), base, tuple(mods), entry.name, dict(variant.options))
 
 

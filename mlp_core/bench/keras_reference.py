@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import backends
 from ..errors import MLPError
-from ..validation import per_layer
+from ..validation import POLICIES, per_layer, variable_dtype
 from .config import BenchConfig, Cell
 from .impls import KERAS_LOSSES, ImplSpec
 from .measure import load_data, make_backend, step_rows, thread_count, warmup_epochs
@@ -55,8 +55,10 @@ def run_keras(impl: ImplSpec, cfg: BenchConfig, cell: Cell) -> dict:
     os.environ.setdefault("KERAS_BACKEND", backends.entry(impl.backend).keras)
     import keras
 
-    dtype = impl.dtype or cell.dtype
+    policy = impl.dtype or cell.dtype
+    dtype = variable_dtype(policy)  # (mixed_bfloat16: float32 variables, bfloat16 compute)
     keras.backend.set_floatx(dtype)
+    keras.mixed_precision.set_global_policy(policy if policy in POLICIES else dtype)
     ds = load_data(cfg)
     sizes = [ds.x_train.shape[1], *cell.layers, ds.n_classes]
     x, y = ds.x_train.astype(dtype), np.eye(ds.n_classes, dtype=dtype)[ds.y_train]
@@ -88,7 +90,7 @@ def run_keras(impl: ImplSpec, cfg: BenchConfig, cell: Cell) -> dict:
             "epochs_run": len(hist.history["loss"]), "final_loss": hist.history["loss"][-1],
             "sizes": sizes, "n_train": len(ds.x_train),
             "step_time": sum(timer.seconds) / cfg.steps if cfg.steps else None,
-            "test_accuracy": float(accuracy), "dtype": dtype, "gpu_peak_mb": be.peak_memory_mb(),
+            "test_accuracy": float(accuracy), "dtype": policy, "gpu_peak_mb": be.peak_memory_mb(),
             "backend": {**be.describe(), "backend": "keras", "keras": keras.__version__,
                         "keras_backend": keras.backend.backend()},
             "threads_used": thread_count(be.describe())}

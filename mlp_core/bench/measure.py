@@ -12,11 +12,14 @@ from .impls import ImplSpec
 WARMUP_STEPS = 200
 
 
-def load_data(cfg: BenchConfig):
+def load_data(cfg: BenchConfig, as_pixels: bool = False):
+    """The bench's dataset; ``as_pixels``: uint8 images where the scaler allows (ours: they are
+    scaled batch by batch; the Keras reference gets the float32 array, as a Keras user has it)."""
     from ..data import load_dataset
 
     return load_dataset(cfg.dataset, cfg.data_dir, scaler=cfg.scaler, samples=cfg.samples,
-                        features=cfg.features, classes=cfg.classes, seed=cfg.seed)
+                        features=cfg.features, classes=cfg.classes, seed=cfg.seed,
+                        as_pixels=as_pixels)
 
 
 def warmup_epochs(n: int, batch_size: int) -> int:

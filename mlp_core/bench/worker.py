@@ -32,7 +32,7 @@ def run_ours(impl: ImplSpec, cfg: BenchConfig, cell: Cell) -> dict:
     from mlp_core.optimizers import get_optimizer
 
     be = make_backend(impl, cfg, cell)
-    ds = load_data(cfg)
+    ds = load_data(cfg, as_pixels=True)
     dtype = impl.dtype or cell.dtype
     sizes = [ds.x_train.shape[1], *cell.layers, ds.n_classes]
     model = MLP(sizes, activation=cfg.activation, output=cfg.output, loss=cfg.loss,
