@@ -106,11 +106,14 @@ class Backend:
         """``x`` in the dtype named ``dtype`` (``"bfloat16"``, ...): ``x`` itself if it is."""
         return self.xp.astype(x, getattr(self.xp, dtype), copy=False)
 
-    def scale_pixels(self, values: Any, divisor: Any, table: Any) -> Any:
+    def scale_pixels(self, values: Any, divisor: Any, table: Any, dtype: str | None = None) -> Any:
         """The float32 value each uint8 pixel stands for: float32(v) / divisor, correctly
-        rounded, which ``table`` holds for each of the 256 values. The generic kernel looks the
-        values up; a backend whose division is IEEE division and faster divides instead."""
+        rounded, which ``table`` holds for each of the 256 values; ``dtype`` (``"bfloat16"``):
+        that value rounded to it. The generic kernel looks the values up; a backend whose
+        division is IEEE division and faster divides instead."""
         xp = self.xp
+        if dtype is not None:
+            table = self.cast(table, dtype)
         return xp.reshape(xp.take(table, xp.reshape(values, (-1,)), axis=0), values.shape)
 
     def dense(self, a: Any, w: Any, b: Any) -> Any:

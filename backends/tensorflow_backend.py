@@ -142,10 +142,12 @@ class TensorFlowBackend(Backend):
     def cast(self, x, dtype):
         return self.tf.cast(x, getattr(self.tf, dtype))
 
-    def scale_pixels(self, values, divisor, table):
+    def scale_pixels(self, values, divisor, table, dtype=None):
         # a division, 4x faster than tf.gather on the table (the divisor is a tensor argument:
-        # Grappler turns a division by a constant into a multiplication by its reciprocal)
-        return self.tf.cast(values, divisor.dtype) / divisor
+        # Grappler turns a division by a constant into a multiplication by its reciprocal).
+        # In bfloat16 (exact for 0-255 and 255), TF divides in float32 and rounds once.
+        target = getattr(self.tf, dtype) if dtype else divisor.dtype
+        return self.tf.cast(values, target) / self.tf.cast(divisor, target)
 
     def row_count(self, x):
         return self.tf.cast(self.tf.shape(x)[0], x.dtype)

@@ -152,10 +152,12 @@ class TorchBackend(Backend):
     def cast(self, x, dtype):
         return x.to(getattr(self.torch, dtype))
 
-    def scale_pixels(self, values, divisor, table):
+    def scale_pixels(self, values, divisor, table, dtype=None):
         # a division, 8x faster than indexing the table; by a 0-d tensor on the device, since
-        # CUDA multiplies by the reciprocal of a Python number instead (rounded differently)
-        return self.torch.div(values.to(divisor.dtype), divisor)
+        # CUDA multiplies by the reciprocal of a Python number instead (rounded differently).
+        # In bfloat16 (exact for 0-255 and 255), torch divides in float32 and rounds once.
+        target = getattr(self.torch, dtype) if dtype else divisor.dtype
+        return self.torch.div(values.to(target), divisor.to(target))
 
     def gather_rows(self, x, idx):
         return self.torch.index_select(x, 0, idx)

@@ -164,7 +164,7 @@ class MLP:
         key = (net, json.dumps(opt.config(), sort_keys=True), batch_size)
         if key not in self._epoch_fns:
             self._epoch_fns[key] = self.backend.compile(make_train_epoch(
-                self.backend, make_train_step(self.backend, net, opt), batch_size))
+                self.backend, net, make_train_step(self.backend, net, opt), batch_size))
         return self._epoch_fns[key]
 
     def reset_optimizer(self) -> None:

@@ -97,26 +97,31 @@ def to_device(be: Any, x: Any, dtype: str) -> Any:
     return be.asarray(x, dtype)
 
 
-def take_rows(be: Any, x: Any, idx: Any, dtype: Any) -> Any:
-    """Rows ``idx`` of the device inputs ``x``, as the network's input in ``dtype`` (the
-    library's dtype object): pixels are gathered as uint8 and scaled after the gather."""
+def take_rows(be: Any, x: Any, idx: Any, net: Any, weights: Any) -> Any:
+    """Rows ``idx`` of the device inputs ``x``, as the network's input: pixels are gathered as
+    uint8 and scaled after the gather, to ``weights``' dtype, or straight to the dtype of the
+    products' operands under a mixed-precision policy (``net.compute``; one pass over the batch
+    instead of two, the same values as rounding the float32 batch)."""
     if isinstance(x, DevicePixels):
-        return scaled(be, be.gather_rows(x.values, idx), x, dtype)
+        return scaled(be, be.gather_rows(x.values, idx), x, net, weights)
     return be.gather_rows(x, idx)
 
 
-def slice_rows(be: Any, x: Any, rows: slice, dtype: Any) -> Any:
+def slice_rows(be: Any, x: Any, rows: slice, net: Any, weights: Any) -> Any:
     """Rows ``rows`` (a slice) of the device inputs ``x``, as :func:`take_rows` gives them."""
     if isinstance(x, DevicePixels):
-        return scaled(be, x.values[rows, :], x, dtype)
+        return scaled(be, x.values[rows, :], x, net, weights)
     return x[rows, :]
 
 
-def scaled(be: Any, values: Any, pixels: DevicePixels, dtype: Any) -> Any:
-    """float32(values) / 255, then in ``dtype`` (a float64 model widens the float32 values, as
-    it widens a float32 array it is given)."""
+def scaled(be: Any, values: Any, pixels: DevicePixels, net: Any, weights: Any) -> Any:
+    """float32(values) / 255: rounded to ``net.compute`` if the policy has one, else in
+    ``weights``' dtype (a float64 model widens the float32 values, as it widens a float32 array
+    it is given)."""
+    if net.compute:
+        return be.scale_pixels(values, pixels.divisor, pixels.table, net.compute)
     out = be.scale_pixels(values, pixels.divisor, pixels.table)
-    return out if out.dtype == dtype else be.xp.astype(out, dtype)
+    return out if out.dtype == weights.dtype else be.xp.astype(out, weights.dtype)
 
 
 def rows_of(x: Any) -> int:

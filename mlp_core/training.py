@@ -54,20 +54,20 @@ def make_train_step(be: Backend, net: Network, opt: Optimizer) -> Callable:
     return step
 
 
-def make_train_batch(be: Backend, step: Callable) -> Callable:
+def make_train_batch(be: Backend, net: Network, step: Callable) -> Callable:
     """One batch of an epoch: ``train_batch(state, idx, x_all, y_all) -> state``, with ``state``
     ``(params, opt_state, totals)``: gather rows ``idx``, step, add up the metrics."""
 
     def train_batch(state, idx, x_all, y_all):
         params, opt_state, totals = state
-        x = take_rows(be, x_all, idx, params[0].dtype)  # (pixels: scaled after the gather)
+        x = take_rows(be, x_all, idx, net, params[0])  # (pixels: scaled after the gather)
         params, opt_state, metrics = step(params, opt_state, x, be.gather_rows(y_all, idx))
         return params, opt_state, tuple(t + m for t, m in zip(totals, metrics))
 
     return train_batch
 
 
-def make_train_epoch(be: Backend, step: Callable, batch_size: int) -> Callable:
+def make_train_epoch(be: Backend, net: Network, step: Callable, batch_size: int) -> Callable:
     """``train_epoch(params, opt_state, totals, x_all, y_all, perm)``, which returns
     ``(params, opt_state, totals)``.
 
@@ -75,7 +75,7 @@ def make_train_epoch(be: Backend, step: Callable, batch_size: int) -> Callable:
     a Python loop over ``be.batch_starts`` by default (a graph loop where the backend traces it),
     a compiled loop in JAX.
     """
-    train_batch = make_train_batch(be, step)
+    train_batch = make_train_batch(be, net, step)
 
     def train_epoch(params, opt_state, totals, x_all, y_all, perm):
         return be.epoch_loop(train_batch, (params, opt_state, totals), perm, batch_size,
@@ -95,7 +95,7 @@ def evaluate_arrays(be: Backend, net: Network, params: list, x_dev: Any, y_dev: 
     loss_sum = correct = 0.0
     for i in range(0, n, EVAL_CHUNK):
         rows = slice(i, min(i + EVAL_CHUNK, n))  # the array API leaves out-of-range stops open
-        outs, z = forward(be, net, params, slice_rows(be, x_dev, rows, params[0].dtype))
+        outs, z = forward(be, net, params, slice_rows(be, x_dev, rows, net, params[0]))
         a, yc = outs[-1], y_dev[rows, :]
         loss_sum += float(be.to_numpy(net.loss.value_sum(be, a, z, yc, net.activations[-1])))
         correct += float(be.to_numpy(count_correct(be, a, yc)))

@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlp_core import MLP, Pixels, load_dataset
+from mlp_core import MLP, Pixels, backends, load_dataset
+from mlp_core.activations import get_activation
 from mlp_core.errors import MLPError
+from mlp_core.losses import get_loss
+from mlp_core.network import Network
 from mlp_core.pixels import slice_rows, take_rows, to_device
 from mlp_core.scalers import Divide255
 
@@ -32,12 +35,22 @@ def test_the_host_array_is_the_divide255_scaler():
 def test_batches_are_bit_identical_to_the_float32_path(backend):
     raw = every_value()
     scaled = Divide255().transform(raw)  # today's path: the whole array scaled on the host
-    x_dev, f32 = to_device(backend, Pixels(raw), "float32"), backend.asarray(np.float32(0)).dtype
+    x_dev, weights = to_device(backend, Pixels(raw), "float32"), backend.asarray(scaled[0])
     idx = backend.asarray(np.random.default_rng(4).permutation(raw.shape[0])[:40], "int64")
-    got = backend.to_numpy(take_rows(backend, x_dev, idx, f32))
+    sigmoid = get_activation("sigmoid", output=True)
+    net = Network((sigmoid,), get_loss("mse", sigmoid))
+    got = backend.to_numpy(take_rows(backend, x_dev, idx, net, weights))
     assert np.array_equal(bits(got), bits(scaled[backend.to_numpy(idx)]))
-    got = backend.to_numpy(slice_rows(backend, x_dev, slice(5, 50), f32))
+    got = backend.to_numpy(slice_rows(backend, x_dev, slice(5, 50), net, weights))
     assert np.array_equal(bits(got), bits(scaled[5:50]))
+    if not backends.REGISTRY[backend.name].bfloat16:
+        return
+    # mixed_bfloat16: pixels go straight to the products' dtype, as if the batch were rounded
+    mixed = Network((sigmoid,), get_loss("mse", sigmoid), compute="bfloat16")
+    got = take_rows(backend, x_dev, idx, mixed, weights)
+    want = backend.cast(take_rows(backend, x_dev, idx, net, weights), "bfloat16")
+    assert np.array_equal(backend.to_numpy(backend.cast(got, "float32")),
+                          backend.to_numpy(backend.cast(want, "float32")))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
