@@ -55,6 +55,9 @@ def summarize(rows: list[dict]) -> list[dict]:
     for (mach, *_), group in cells.items():
         peaks.setdefault(mach, []).extend(g["sgemm_peak_gflops"] for g in group
                                           if g.get("sgemm_peak_gflops"))
+    # the Keras reference of each sweep point and dtype: "keras", or "keras+f64" and
+    # "keras+mixed_bfloat16", whose modifier set the dtype (like for like)
+    keras_of = {(k[0], *k[2:]): k for k in cells if _is_keras(k[1])}
     out = []
     for k, group in sorted(cells.items(), key=lambda kv: (
             kv[0][0], _model_order(kv[0][2]), kv[0][3], str(kv[0][4]), str(kv[0][5]),
@@ -62,12 +65,12 @@ def summarize(rows: list[dict]) -> list[dict]:
         mach, impl, model, bs, threads, dtype = k
         times = [measured_time(g) for g in group]
         library = group[0].get("library")
-        keras_key = (mach, KERAS, model, bs, threads, dtype)
+        keras_key = keras_of.get((mach, model, bs, threads, dtype))
         floor_key = (mach, FLOOR_PREFIX + library, model, bs, threads, dtype)
         keras, floor, m = med.get(keras_key), med.get(floor_key), med[k]
         gflops = median("gflops", group)
         peak = statistics.median(peaks[mach]) if peaks.get(mach) else None
-        not_ours = impl == KERAS or impl.startswith(FLOOR_PREFIX)
+        not_ours = _is_keras(impl) or impl.startswith(FLOOR_PREFIX)
         out.append({
             "machine": mach, "impl": impl, "model": model, "batch_size": bs,
             "threads_asked": threads, "dtype": dtype, "runs": len(group), "median_s": m,
@@ -75,7 +78,7 @@ def summarize(rows: list[dict]) -> list[dict]:
             "spread_pct": 100 * (max(times) - min(times)) / m if m else None,
             "per_epoch_s": median("epoch_equivalent_time", group) or median("time_per_epoch",
                                                                              group),
-            "vs_keras": m / keras if keras and impl != KERAS else None,
+            "vs_keras": m / keras if keras and not _is_keras(impl) else None,
             "vs_floor": m / floor if floor and not impl.startswith(FLOOR_PREFIX) else None,
             "gflops": gflops, "pct_peak": 100 * gflops / peak if gflops and peak else None,
             "test_accuracy": median("test_accuracy", group),
@@ -88,6 +91,10 @@ def summarize(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _is_keras(impl: str) -> bool:
+    return impl.split("+")[0] == KERAS
+
+
 def _model_order(model: str) -> tuple:
     """Smaller models first: by their total hidden units, then their sizes."""
     sizes = [int(n) for n in model.split("-") if n.isdigit()]
@@ -95,7 +102,7 @@ def _model_order(model: str) -> tuple:
 
 
 def _order(impl: str) -> tuple:
-    return (impl.startswith(FLOOR_PREFIX), impl == KERAS, impl)
+    return (impl.startswith(FLOOR_PREFIX), _is_keras(impl), impl)
 
 
 def _fmt(value, key: str) -> str:
