@@ -7,9 +7,9 @@
 # wheels/ (README: "GPU"), installs mlp-core (editable, without its dependencies: the machine's
 # CuPy, PyTorch and JAX stay), then runs `mlp-core check --device gpu`, the GPU-marked tests
 # (`pytest -m gpu`) and a short GPU bench (the seed configuration at batch 500 and 10000 on
-# generated data of Fashion-MNIST's shape, and a sweep of models big enough for a GPU to win).
-# Every step has a time limit, so a failing step never eats the rest, and the whole fits in 8
-# minutes. Two files land in $OUT: summary.txt (the steps' exit statuses and the check's table)
+# generated data of Fashion-MNIST's shape, float32 and mixed_bfloat16, and a sweep of models big
+# enough for a GPU to win). Every step has a time limit, so a failing step never eats the rest,
+# and the whole fits in 8.5 minutes. Two files land in $OUT: summary.txt (the steps' exit statuses and the check's table)
 # and gpu-check.tgz (every step's log, steps.log, check.json, the tests' JUnit XML, the benches).
 #
 # Without a GPU it runs the same steps, says why the GPU parts are skipped, and exits 0 when
@@ -87,9 +87,9 @@ step pytest-gpu 150 "0 5" -- $PY -m pytest -m gpu -q -rs -p no:cacheprovider \
 
 # 6. A short GPU bench: the seed configuration, then a sweep of models big enough for a GPU.
 if [ -n "$gpu" ]; then
-  impls=cupy,torch,torch-compiled,jax
+  impls=cupy,torch,torch-compiled,jax,torch+mixed_bfloat16,jax+mixed_bfloat16
   data=(--dataset synthetic --samples 60000 --features 784 --classes 10)
-  step bench-seed 90 "0" -- $PY -m mlp_core bench --device gpu --impl "$impls" "${data[@]}" \
+  step bench-seed 120 "0" -- $PY -m mlp_core bench --device gpu --impl "$impls" "${data[@]}" \
     --batch-sizes 500,10000 --epochs 10 --repeat 1 --no-floor --out "$WORK/bench-seed"
   step bench-sweep 70 "0" -- $PY -m mlp_core bench --device gpu --impl cupy,torch,jax \
     "${data[@]}" --layers 1024,1024 --layers 4096,4096 --batch-sizes 1024,16384 --steps 20 \

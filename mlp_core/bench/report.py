@@ -91,6 +91,11 @@ def summarize(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _base(impl: str) -> str:
+    """The backend variant (or keras) an implementation runs: no modifier, no floor prefix."""
+    return impl.split("+")[0].removeprefix(FLOOR_PREFIX)
+
+
 def _is_keras(impl: str) -> bool:
     return impl.split("+")[0] == KERAS
 
@@ -263,17 +268,20 @@ def plot_summary(summary: list[dict], machine: str = "") -> bytes | None:
 
     series = list(dict.fromkeys(series_of(s) for s in summary))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
-    colors = {key: f"C{i % 10}" for i, key in enumerate(series)}  # the same in both panels
+    # one colour per base implementation and machine (a floor and a "+modifier" row take their
+    # library's), the same in both panels; the line style tells floors and modifiers apart
+    bases = list(dict.fromkeys(_base(k[1]) + str(k[0]) for k in series))
     for key in series:
         mach, impl = key[:2]
         pts = sorted((s["batch_size"], s["median_s"], s["min_s"], s["max_s"], s["vs_keras"])
                      for s in summary if series_of(s) == key)
         bs = [p[0] for p in pts]
-        label = " ".join([impl, *(f"{c.split('_')[0]} {v}" for c, v in zip(varying, key[2:]))]
+        label = " ".join([impl, *(f"{c.split('_')[0]} {v}" for c, v in zip(varying, key[2:])
+                                  if not (c == "dtype" and "+" in impl))]  # (+f64 names it)
                          + ([f"on {mach}"] if named else []))
         style = ({"linestyle": "--", "marker": None} if impl.startswith(FLOOR_PREFIX)
-                 else {"marker": "o"})
-        style["color"] = colors[key]
+                 else {"linestyle": ":", "marker": "s"} if "+" in impl else {"marker": "o"})
+        style["color"] = f"C{bases.index(_base(impl) + str(mach)) % 10}"
         spread = [[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]]
         ax1.errorbar(bs, [p[1] for p in pts], yerr=spread,
                      label=label, capsize=3, **style)
@@ -286,16 +294,20 @@ def plot_summary(summary: list[dict], machine: str = "") -> bytes | None:
             title="Time per step by batch size" if per_step else "Training time by batch size")
     ax2.axhline(1.0, color="grey", linewidth=1)
     ax2.set(xscale="log", xlabel="batch size", ylabel="time / Keras time",
-            title="Relative to the Keras reference (below 1: faster)")
+            title="Relative to Keras of the same dtype (below 1: faster)")
     if not ax2.get_lines()[1:]:  # only the 1.0 line: nothing was compared with Keras
         ax2.text(0.5, 0.5, "Keras not measured", ha="center", transform=ax2.transAxes)
     for ax in (ax1, ax2):
         ax.grid(True, which="both", alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
+    handles, labels = ax1.get_legend_handles_labels()
     if machine:
         fig.suptitle(machine, fontsize=7, wrap=True)
     fig.tight_layout()
+    if handles:  # one legend for both panels, below them, so that it hides no line
+        rows = -(-len(handles) // 4)
+        fig.set_size_inches(12, 4.8 + 0.22 * rows)
+        fig.subplots_adjust(bottom=(0.12 * 4.8 + 0.22 * rows) / (4.8 + 0.22 * rows))
+        fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
