@@ -156,7 +156,7 @@ def check_dtype(name: str, dtype: str) -> None:
     known = REGISTRY.get(name)  # (a backend made outside the registry is taken at its word)
     if dtype == "mixed_bfloat16" and known is not None and not known.bfloat16:
         having = ", ".join(e.name for e in REGISTRY.values() if e.bfloat16)
-        raise MLPError(f"backend {name!r} has no bfloat16 matrix products, which "
+        raise BackendUnavailable(f"backend {name!r} has no bfloat16 matrix products, which "
                        f"dtype 'mixed_bfloat16' needs; backends that have them: {having}")
 
 

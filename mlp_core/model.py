@@ -39,6 +39,7 @@ from .training import (
     run_epochs,
 )
 from .validation import (
+    DTYPES,
     check_inputs,
     check_labels,
     check_memory,
@@ -318,11 +319,16 @@ class MLP:
 
     @classmethod
     def load(cls, path: str | os.PathLike, backend: str | Backend | None = None,
-             device: str | None = None) -> MLP:
-        """Read a model written by :meth:`save`, checking its format, version and shapes."""
+             device: str | None = None, dtype: str | None = None) -> MLP:
+        """Read a model written by :meth:`save`, checking its format, version and shapes.
+        ``dtype`` overrides the saved one (a ``mixed_bfloat16`` model's weights are float32, so
+        ``dtype="float32"`` loads it on a backend without bfloat16)."""
         meta, params = read_model_file(path)
+        config = {**meta["config"], **({"dtype": dtype} if dtype is not None else {})}
+        if dtype is not None and dtype not in DTYPES:  # the caller's error, not the file's
+            raise MLPError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
         try:
-            model = cls(backend=backend, device=device, _params=params, **meta["config"])
+            model = cls(backend=backend, device=device, _params=params, **config)
         except MLPError as exc:
             if isinstance(exc, (ModelFileError, BackendUnavailable)):
                 raise

@@ -6,7 +6,9 @@ bias vectors. No delta is propagated into the input layer.
 Under a mixed-precision policy (``Network.compute``, e.g. ``"bfloat16"``) every matrix product's
 operands are rounded to that dtype, here and nowhere else: the input batch once, each weight matrix
 and each delta where a product takes it. The backend multiplies them with float32 accumulation and
-returns float32, so biases, activations, the loss, the gradients and the updates stay float32.
+returns float32 (PyTorch and TensorFlow round the product to bfloat16 on the way:
+``docs/precision.md``), so biases, activations, the loss, the gradients and the updates stay
+float32.
 """
 
 from __future__ import annotations

@@ -72,6 +72,8 @@ class Pixels:
         return Pixels(picked)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if copy is False:
+            raise ValueError("Pixels make their float32 array on request: it cannot be a view")
         scaled = np.divide(self.values, DIVISOR, dtype=np.float32)
         return scaled if dtype is None else scaled.astype(dtype, copy=False)
 

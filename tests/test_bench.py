@@ -123,10 +123,34 @@ def test_summary_ratios():
     assert s["numpy"]["runs"] == 3 and s["numpy"]["spread_pct"] == 0
 
 
+def test_each_row_is_compared_with_the_keras_row_of_its_dtype():
+    """+mixed_bfloat16 with keras+mixed_bfloat16, +f64 with keras+f64: like for like."""
+    def row(impl, dtype, t, r):
+        return {"status": "ok", "impl": impl, "batch_size": 10, "repeat": r, "fit_time": t,
+                "time_per_epoch": t, "peak_rss_mb": 100.0, "library": "torch", "dtype": dtype,
+                "test_accuracy": None}
+
+    rows = [row(i, d, t, r) for i, d, t in [
+        ("torch", "float32", 2.0), ("keras", "float32", 4.0),
+        ("torch+mixed_bfloat16", "mixed_bfloat16", 1.0),
+        ("keras+mixed_bfloat16", "mixed_bfloat16", 5.0),
+        ("torch+f64", "float64", 3.0), ("keras+f64", "float64", 6.0)] for r in range(3)]
+    s = {x["impl"]: x for x in summarize(rows)}
+    assert s["torch"]["vs_keras"] == pytest.approx(0.5)
+    assert s["torch+mixed_bfloat16"]["vs_keras"] == pytest.approx(0.2)
+    assert s["torch+f64"]["vs_keras"] == pytest.approx(0.5)
+    assert all(s[k]["vs_keras"] is None and s[k]["rss_vs_keras"] is None
+               for k in ("keras", "keras+mixed_bfloat16", "keras+f64"))
+    assert parse_impl("torch+mixed_bfloat16").dtype == "mixed_bfloat16"
+    assert parse_impl("keras+mixed_bfloat16").dtype == "mixed_bfloat16"
+
+
 @pytest.mark.parametrize("spec,message", [
     ("pytorch", "unknown implementation 'pytorch'"),
     ("numpy+f16", "unknown modifier of 'numpy' 'f16'"),
     ("keras+input-delta", "keras computes no input-layer delta"),
+    ("numpy+mixed_bfloat16", "'numpy' has no bfloat16 matrix products"),
+    ("torch+f64+mixed_bfloat16", "names two dtypes"),
 ])
 def test_bad_impl_specs(spec, message):
     with pytest.raises(MLPError, match=message):

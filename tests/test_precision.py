@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from mlp_core import MLP, backends
-from mlp_core.errors import MLPError
+from mlp_core.errors import BackendUnavailable, MLPError
 
 from .test_agreement import OPTIMIZERS, one_epoch
 
@@ -81,3 +81,11 @@ def test_state_and_saved_models_are_float32(backend, tmp_path, tiny_data):
     loaded = MLP.load(tmp_path / "m.npz", backend=backend)
     assert loaded.dtype == "mixed_bfloat16"
     assert np.array_equal(loaded.predict_proba(x), model.predict_proba(x))
+    # on numpy: refused as the backend's limit (not a damaged file), or loaded as float32
+    with pytest.raises(BackendUnavailable, match="no bfloat16 matrix products"):
+        MLP.load(tmp_path / "m.npz", backend="numpy")
+    as_float32 = MLP.load(tmp_path / "m.npz", backend="numpy", dtype="float32")
+    assert all(np.array_equal(a, b) for a, b in zip(as_float32.get_weights(),
+                                                    model.get_weights()))
+    with pytest.raises(MLPError, match="unknown dtype 'bf16'"):
+        MLP.load(tmp_path / "m.npz", backend="numpy", dtype="bf16")

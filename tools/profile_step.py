@@ -27,9 +27,9 @@ def profile(backend: str, batch_size: int, dtype: str, pixels: bool, epochs: int
     model.l2 = (0.01, 0.01, 0.0)  # the seed-keras penalties
     net = model._network()
     opt = RMSprop()
-    x_all = to_device(be, ds.x_train, "float32")
-    y_all = be.asarray(model._one_hot(ds.y_train), "float32")
-    params, state = model.params, opt.init_state(be, model.params, "float32")
+    x_all = to_device(be, ds.x_train, model.variable_dtype)
+    y_all = be.asarray(model._one_hot(ds.y_train), model.variable_dtype)
+    params, state = model.params, opt.init_state(be, model.params, model.variable_dtype)
     n = len(ds.x_train)
     t = defaultdict(float)
 

@@ -21,7 +21,9 @@ from .impls import KERAS, KERAS_LOSSES
 DEFAULT_IMPLS = (backends.DEFAULT_BACKEND, *(e.variants[0].name for e in backends.REGISTRY.values()
                                             if e.keras), KERAS)
 DEFAULT_BATCH_SIZES = (100, 500, 1000, 10000, 60000)
-DTYPES = ("float32", "float64")  # validation.DTYPES; said again so that parsing needs no NumPy
+# the sweep's dtypes (said here so that parsing needs no NumPy); mixed_bfloat16 is the
+# +mixed_bfloat16 modifier instead, since NumPy and the floors cannot run it
+DTYPES = ("float32", "float64")
 #: the axes of the sweep and the measurement: rows of one training configuration stay comparable
 #: (and a run resumable, cell by cell) whatever these are
 MEASURED = ("impls", "models", "batch_sizes", "threads", "dtypes", "repeats", "floor")

@@ -8,7 +8,7 @@ import statistics
 from pathlib import Path
 
 from ..fileio import atomic_write_bytes, atomic_write_text
-from .impls import FLOOR_PREFIX, KERAS
+from .impls import DTYPE_MODIFIERS, FLOOR_PREFIX, KERAS
 from .store import LOCAL
 
 COLUMNS = ["machine", "impl", "model", "batch_size", "threads_asked", "dtype", "runs", "median_s",
@@ -57,7 +57,8 @@ def summarize(rows: list[dict]) -> list[dict]:
                                           if g.get("sgemm_peak_gflops"))
     # the Keras reference of each sweep point and dtype: "keras", or "keras+f64" and
     # "keras+mixed_bfloat16", whose modifier set the dtype (like for like)
-    keras_of = {(k[0], *k[2:]): k for k in cells if _is_keras(k[1])}
+    keras_of = {(k[0], *k[2:]): k for k in sorted(cells, key=lambda k: k[1] == KERAS)
+                if _is_keras(k[1])}  # (plain "keras" last: it wins where both ran a dtype)
     out = []
     for k, group in sorted(cells.items(), key=lambda kv: (
             kv[0][0], _model_order(kv[0][2]), kv[0][3], str(kv[0][4]), str(kv[0][5]),
@@ -94,6 +95,11 @@ def summarize(rows: list[dict]) -> list[dict]:
 def _base(impl: str) -> str:
     """The backend variant (or keras) an implementation runs: no modifier, no floor prefix."""
     return impl.split("+")[0].removeprefix(FLOOR_PREFIX)
+
+
+def _names_dtype(impl: str) -> bool:
+    """Whether a modifier of ``impl`` sets its dtype (``+f64``, ``+mixed_bfloat16``)."""
+    return any(m in DTYPE_MODIFIERS for m in impl.split("+")[1:])
 
 
 def _is_keras(impl: str) -> bool:
@@ -269,19 +275,23 @@ def plot_summary(summary: list[dict], machine: str = "") -> bytes | None:
     series = list(dict.fromkeys(series_of(s) for s in summary))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
     # one colour per base implementation and machine (a floor and a "+modifier" row take their
-    # library's), the same in both panels; the line style tells floors and modifiers apart
-    bases = list(dict.fromkeys(_base(k[1]) + str(k[0]) for k in series))
+    # library's; in a sweep, one per series), the same in both panels; the line style tells
+    # floors and modifiers apart
+    def colour_key(key: tuple) -> tuple:
+        return key if varying else (key[0], _base(key[1]))
+
+    bases = list(dict.fromkeys(colour_key(k) for k in series))
     for key in series:
         mach, impl = key[:2]
         pts = sorted((s["batch_size"], s["median_s"], s["min_s"], s["max_s"], s["vs_keras"])
                      for s in summary if series_of(s) == key)
         bs = [p[0] for p in pts]
         label = " ".join([impl, *(f"{c.split('_')[0]} {v}" for c, v in zip(varying, key[2:])
-                                  if not (c == "dtype" and "+" in impl))]  # (+f64 names it)
+                                  if not (c == "dtype" and _names_dtype(impl)))]
                          + ([f"on {mach}"] if named else []))
         style = ({"linestyle": "--", "marker": None} if impl.startswith(FLOOR_PREFIX)
                  else {"linestyle": ":", "marker": "s"} if "+" in impl else {"marker": "o"})
-        style["color"] = f"C{bases.index(_base(impl) + str(mach)) % 10}"
+        style["color"] = f"C{bases.index(colour_key(key)) % 10}"
         spread = [[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]]
         ax1.errorbar(bs, [p[1] for p in pts], yerr=spread,
                      label=label, capsize=3, **style)
