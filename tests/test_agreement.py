@@ -41,3 +41,15 @@ def test_tensorflow_eager_and_compiled_agree(mnist_t10k):
     assert eager[1].info["mode"] == "eager" and compiled[1].info["mode"] == "compiled"
     for a, b in zip(eager[0], compiled[0]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_tensorflow_xla_agrees_with_compiled(mnist_t10k):
+    """XLA runs batches of a static size (the full ones in a loop, then the smaller last one)."""
+    xla = one_epoch(make_backend("tensorflow", {"mode": "compiled", "jit_compile": True}),
+                    mnist_t10k, RMSprop, "float32")
+    compiled = one_epoch(make_backend("tensorflow", {"mode": "compiled"}), mnist_t10k, RMSprop,
+                         "float32")
+    assert xla[1].info["jit_compile"] and not compiled[1].info["jit_compile"]
+    for a, b in zip(xla[0], compiled[0]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert xla[1].history["accuracy"] == pytest.approx(compiled[1].history["accuracy"], abs=1e-3)
