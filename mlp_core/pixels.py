@@ -23,9 +23,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .errors import MLPError
+from .scalers import Divide255
 
-DIVISOR = np.float32(255.0)
-TABLE = np.arange(256, dtype=np.float32) / DIVISOR  # what each value stands for
+DIVISOR = Divide255.divisor
+TABLE = Divide255().transform(np.arange(256, dtype=np.uint8))  # what each value stands for
 
 
 class Pixels:
@@ -74,7 +75,7 @@ class Pixels:
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         if copy is False:
             raise ValueError("Pixels make their float32 array on request: it cannot be a view")
-        scaled = np.divide(self.values, DIVISOR, dtype=np.float32)
+        scaled = Divide255().transform(self.values)  # the scaler's own arithmetic
         return scaled if dtype is None else scaled.astype(dtype, copy=False)
 
     def __repr__(self) -> str:

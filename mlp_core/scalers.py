@@ -23,10 +23,12 @@ class Scaler:
 
 class Divide255(Scaler):
     name = "divide255"
+    #: each value v becomes float32(v) / divisor (``mlp_core.pixels`` scales batches with it)
+    divisor = np.float32(255.0)
 
     def transform(self, x, copy=True):
         out = np.array(x, dtype=np.float32, copy=copy or None)
-        return np.divide(out, np.float32(255.0), out=out)
+        return np.divide(out, self.divisor, out=out)
 
 
 class StandardScaler(Scaler):
