@@ -281,5 +281,9 @@ def take(x, indices, /, *, axis=None):
     if _gpu_visible():
         unsigned = tf.uint32 if indices.dtype.size <= 4 else tf.uint64
         in_range = tf.cast(indices, unsigned) < tf.cast(n, unsigned)  # a negative one: huge
-        tf.debugging.Assert(tf.reduce_all(in_range), ["take: an index is out of range"])
+        check = tf.debugging.Assert(tf.reduce_all(in_range), ["take: an index is out of range"])
+        # the gather waits for the check: as independent nodes either may run first, and a
+        # GPU's gather, which checks nothing, would return zeros before the check could fail
+        with tf.control_dependencies([check]):
+            indices = tf.identity(indices)
     return tf.gather(x, indices, axis=axis)

@@ -26,10 +26,22 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"mlp-core: error: {message} (see {self.prog} --help)\n")
 
 
+def list_items(text: str) -> list[str]:
+    """``"a, b"`` -> ``["a", "b"]``; an empty list or an empty entry (``"8,,8"``, ``"8,"``) is
+    an error, never dropped: the user meant something there."""
+    items = [part.strip() for part in text.split(",")]
+    if not any(items):
+        raise argparse.ArgumentTypeError("expected a comma-separated list, got nothing")
+    if not all(items):
+        raise argparse.ArgumentTypeError(f"an empty entry in the list {text!r}")
+    return items
+
+
 def int_list(text: str) -> list[int]:
     """``"70,30"`` -> ``[70, 30]``: positive integers."""
+    items = list_items(text)
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in items]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated integers, got {text!r}") from None

@@ -152,6 +152,12 @@ def test_train_takes_an_npz_dataset(tmp_path, capsys):
     (["--dataset", "synthetic", "--samples", "10", "--features", "4", "--classes", "1"],
      "--classes must be at least 2"),
     (["--dtype", "float16"], "dtypes must be among float32, float64"),
+    (["--layers", "8,,8"], "an empty entry in the list '8,,8'"),
+    (["--layers", "8,"], "an empty entry"),
+    (["--dtype", ""], "expected a comma-separated list, got nothing"),
+    (["--dtype", "float32,"], "an empty entry"),
+    (["--impl", "numpy,,torch"], "an empty entry"),
+    (["--batch-sizes", ""], "expected a comma-separated list, got nothing"),
     (["--dataset", "nowhere.npz"], "nowhere.npz: no such file"),
 ])
 def test_bad_sweep_input_is_one_line_before_anything_runs(tmp_path, argv, message, capsys):

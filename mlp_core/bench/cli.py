@@ -68,8 +68,10 @@ def dtype_list(text: str) -> list[str]:
 
 
 def name_list(text: str) -> list[str]:
-    """``"numpy,keras"`` -> ``["numpy", "keras"]``."""
-    return [part.strip() for part in text.split(",") if part.strip()]
+    """``"numpy,keras"`` -> ``["numpy", "keras"]`` (no empty entry)."""
+    from ..options import list_items
+
+    return list_items(text)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
