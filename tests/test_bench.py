@@ -161,7 +161,7 @@ def test_bad_impl_specs(spec, message):
     (["--impl", "pytorch"], "unknown implementation 'pytorch'"),
     (["--repeat", "0"], "argument --repeat: expected an integer >= 1"),
     (["--epochs", "0"], "epochs must be >= 1"),
-    (["--impl", ""], "no implementation to measure"),
+    (["--impl", ""], "--impl: expected a comma-separated list, got nothing"),
 ])
 def test_bench_cli_bad_arguments(argv, message, tmp_path, capsys):
     assert main(["bench", "--out", str(tmp_path), *argv]) == 2

@@ -102,14 +102,62 @@ def test_a_damaged_or_foreign_results_file_is_one_error(tmp_path, capsys, conten
     assert len(err.strip().splitlines()) == 1
 
 
-def test_a_row_cut_short_by_a_crash_is_left_out(run_dir, tmp_path):
-    """As the bench leaves it after a crash and a resumed run: the cut row ended by a newline,
-    then the rows of the resumed run."""
+def test_a_row_cut_short_by_a_crash_is_left_out_and_said(run_dir, tmp_path, capsys):
+    """A crash leaves its row unterminated at the end of the file: left out, with one line."""
     lines = (run_dir / "results.jsonl").read_text().splitlines()
     cut = lines[-1][: len(lines[-1]) // 2]
-    (run_dir / "results.jsonl").write_text("\n".join([*lines[:-1], cut, lines[-1]]) + "\n")
+    (run_dir / "results.jsonl").write_text("\n".join([*lines[:-1], cut]))
     assert main(["report", str(run_dir), "--out", str(tmp_path / "out")]) == 0
-    assert len((tmp_path / "out" / "results.jsonl").read_text().splitlines()) == len(lines)
+    assert len((tmp_path / "out" / "results.jsonl").read_text().splitlines()) == len(lines) - 1
+    err = capsys.readouterr().err
+    assert f"results.jsonl:{len(lines)}: the last row is cut off" in err
+
+
+def test_a_row_cut_short_in_the_middle_is_an_error(run_dir, tmp_path, capsys):
+    lines = (run_dir / "results.jsonl").read_text().splitlines()
+    lines[2] = lines[2][: len(lines[2]) // 2]
+    (run_dir / "results.jsonl").write_text("\n".join(lines) + "\n")
+    assert main(["report", str(run_dir), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "results.jsonl:3: damaged line" in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"fit_time": "1.0"}, "fit_time must be a finite number > 0, got '1.0'"),
+    ({"fit_time": float("nan")}, "fit_time must be a finite number > 0, got nan"),
+    ({"fit_time": -2.0}, "fit_time must be a finite number > 0"),
+    ({"step_time": 0.0}, "step_time must be a finite number > 0"),
+    ({"test_accuracy": float("inf")}, "test_accuracy must be a finite number >= 0"),
+    ({"batch_size": "500"}, "batch_size must be an integer >= 1"),
+    ({"repeat": True}, "repeat must be an integer >= 0"),
+    ({"layers": [70, "30"]}, "layers must be a list of positive integers"),
+    ({"impl": "numpyy"}, "unknown implementation 'numpyy'"),
+    ({"impl": 3}, "impl must be a name"),
+    ({"status": "maybe"}, "status must be 'ok' or 'error'"),
+    ({"config": []}, "config must be an object"),
+])
+def test_a_row_with_a_bad_field_is_one_line_naming_file_and_line(run_dir, tmp_path, capsys,
+                                                                  change, message):
+    lines = (run_dir / "results.jsonl").read_text().splitlines()
+    lines[1] = json.dumps({**json.loads(lines[1]), **change})
+    (run_dir / "results.jsonl").write_text("\n".join(lines) + "\n")
+    assert main(["report", str(run_dir), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("mlp-core: error:"), err
+    assert f"{run_dir / 'results.jsonl'}:2: {message}" in err[0]
+
+
+def test_a_resumed_bench_drops_a_cut_row_and_the_report_reads_its_file(tmp_path):
+    """The bench's own file after a crash and a resumed run holds no cut row: the report reads
+    it whole."""
+    out = tmp_path / "run"
+    run_benchmark(CFG, out, run_job=fake_rows)
+    lines = (out / "results.jsonl").read_text().splitlines()
+    (out / "results.jsonl").write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:30])
+    run_benchmark(CFG, out, run_job=fake_rows)
+    assert len((out / "results.jsonl").read_text().splitlines()) == len(lines)
+    assert main(["report", str(out), "--out", str(out)]) == 0
 
 
 def test_local_runs_of_two_machines_stay_apart(run_dir, tmp_path):

@@ -79,8 +79,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .config import BenchConfig
     from .publish import write_outputs
     from .report import markdown_table
+    from .rows import LOCAL
     from .runner import make_plan, progress_line, run_benchmark
-    from .store import LOCAL, ResultsStore, select_rows
+    from .store import ResultsStore, select_rows
 
     cfg = BenchConfig.from_args(args)  # (the preset's batch size is not used: --batch-sizes are)
     plan = make_plan(cfg, local=not args.scheduler)

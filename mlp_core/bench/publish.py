@@ -5,16 +5,15 @@ the ``results.jsonl`` of one or more runs without measuring anything."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
-from ..errors import DataError, MLPError
+from ..errors import MLPError
 from ..fileio import atomic_write_text
 from .html_report import write_html
-from .report import cell_key, write_reports
+from .report import write_reports
+from .rows import LOCAL, RESULTS, key, read_results
 from .scaling_report import is_sweep, write_scaling
-from .store import LOCAL, RESULTS
-
-ROW_KEYS = ("impl", "batch_size", "repeat", "status", "config")  # what every bench row holds
 
 
 def write_outputs(rows: list[dict], out_dir: str | Path,
@@ -34,40 +33,14 @@ def commands_of(rows: list[dict]) -> list[str]:
     return list(dict.fromkeys(r["command"] for r in rows if r.get("command")))
 
 
-def read_results(path: Path) -> list[dict]:
-    """Every row of a ``results.jsonl``; a damaged or foreign line is one error naming the file
-    and line. (A row cut short by a crash is left out, as the bench leaves it: its measurement
-    was redone when the command ran again.)"""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    lines = text.split("\n")
-    rows = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            if line.startswith("{") and not line.rstrip().endswith("}"):  # a row cut short
-                continue
-            raise DataError(f"{path}:{number}: damaged line (not JSON)") from None
-        if not isinstance(row, dict) or not all(k in row for k in ROW_KEYS):
-            raise DataError(f"{path}:{number}: not an mlp-core bench row (it needs "
-                            f"{', '.join(ROW_KEYS)})")
-        rows.append(row)
-    return rows
-
-
 def merge(runs: list[list[dict]]) -> list[dict]:
     """The rows of several runs, each measurement once: the same machine, implementation,
     configuration, sweep point and repeat is kept once (a successful row before a failed one)."""
     kept: dict[tuple, dict] = {}
     for row in (r for rows in runs for r in rows):
-        key = (json.dumps(row["config"], sort_keys=True), *cell_key(row), row["repeat"])
-        if key not in kept or (kept[key].get("status") != "ok" and row.get("status") == "ok"):
-            kept[key] = row
+        ident = (json.dumps(row["config"], sort_keys=True), *key(row))
+        if ident not in kept or (kept[ident].get("status") != "ok" and row.get("status") == "ok"):
+            kept[ident] = row
     return list(kept.values())
 
 
@@ -79,7 +52,10 @@ def rebuild(dirs: list[str | Path], out_dir: str | Path) -> list[Path]:
         path = d / RESULTS if d.is_dir() else d
         if not path.is_file():
             raise MLPError(f"{d}: no {RESULTS} here (give the --out folder of a bench run)")
-        runs.append(read_results(path))
+        result = read_results(path)
+        for note in result.notes:
+            print(f"mlp-core report: {note}", file=sys.stderr)
+        runs.append(result.rows)
     hosts = {r.get("host") for rows in runs for r in rows if r.get("machine", LOCAL) == LOCAL}
     if len(hosts) > 1:  # local runs of several machines: each known by its host name
         for r in (r for rows in runs for r in rows if r.get("machine", LOCAL) == LOCAL):

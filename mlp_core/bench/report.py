@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..fileio import atomic_write_bytes, atomic_write_text
 from .impls import DTYPE_MODIFIERS, FLOOR_PREFIX, KERAS
-from .store import LOCAL
+from .rows import LOCAL, cell_key, measured_time, model_name
 
 COLUMNS = ["machine", "impl", "model", "batch_size", "threads_asked", "dtype", "runs", "median_s",
            "min_s", "max_s", "spread_pct", "per_epoch_s", "vs_keras", "vs_floor", "gflops",
@@ -21,20 +21,7 @@ HEADINGS = ["machine", "implementation", "model", "batch", "threads asked", "dty
 OPTIONAL = ("machine", "model", "threads_asked", "dtype")
 
 
-def model_name(layers) -> str:
-    """``[70, 30]`` -> ``"70-30"`` (the hidden layers)."""
-    return "-".join(map(str, layers)) if layers else ""
 
-
-def measured_time(row: dict) -> float:
-    """A row's time: seconds per step in a per-step sweep, else the whole fit's seconds."""
-    return row["step_time"] if row.get("step_time") is not None else row["fit_time"]
-
-
-def cell_key(row: dict) -> tuple:
-    """(machine, implementation, model, batch size, threads asked, dtype) of a row."""
-    return (row.get("machine", LOCAL), row["impl"], model_name(row.get("layers")),
-            row["batch_size"], row.get("threads"), row.get("dtype"))
 
 
 def summarize(rows: list[dict]) -> list[dict]:

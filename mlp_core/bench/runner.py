@@ -19,7 +19,8 @@ from .. import backends
 from ..machine import PIN_VARIABLES
 from .config import BenchConfig
 from .impls import ImplSpec, floor_for, parse_impl
-from .store import LOCAL, ResultsStore, key, select_rows
+from .rows import LOCAL, key
+from .store import ResultsStore, select_rows
 
 
 @dataclass

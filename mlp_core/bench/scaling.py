@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .impls import FLOOR_PREFIX, KERAS
-from .report import cell_key, measured_time, model_name
-from .store import LOCAL
+from .rows import LOCAL, cell_key, measured_time, model_name
 
 #: a median relative error above this: the model does not describe the implementation well, and
 #: the map names it with what its residuals show

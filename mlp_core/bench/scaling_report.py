@@ -14,8 +14,8 @@ from ..backends import DEFAULT_BACKEND
 from ..fileio import atomic_write_bytes, atomic_write_text
 from .impls import KERAS
 from .report import environment_line
+from .rows import LOCAL
 from .scaling import BAD_FIT, CostModel, Point, cost_models, crossovers, points, winners
-from .store import LOCAL
 
 
 def is_sweep(rows: list[dict]) -> bool:

@@ -14,17 +14,7 @@ from pathlib import Path
 
 from ..errors import MLPError
 from ..fileio import check_writable
-
-RESULTS = "results.jsonl"
-LOCAL = "local"  # the machine of rows measured here (rows without a machine field are local)
-
-
-def key(row: dict) -> tuple:
-    """What identifies a measurement: machine, implementation, sweep point and repeat."""
-    layers = row.get("layers")
-    return (row.get("machine", LOCAL), row["impl"], tuple(layers) if layers else None,
-            row["batch_size"], row.get("threads"), row.get("dtype"),
-            row["repeat"])
+from .rows import RESULTS, key, read_results
 
 
 def select_rows(rows: list[dict], jobs: list[dict]) -> list[dict]:
@@ -43,17 +33,17 @@ class ResultsStore:
         self.path = self.out / RESULTS
 
     def rows(self) -> list[dict]:
-        """Every readable row; a line cut short by a crash is skipped (and its measurement
-        redone)."""
-        if not self.path.exists():
-            return []
-        rows = []
-        for line in self.path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return rows
+        """Every row, read by :func:`rows.read_results` (a crash's cut-off last row is left
+        out, and its measurement redone; any other damage is an error)."""
+        return read_results(self.path).rows if self.path.exists() else []
+
+    def _drop_cut_row(self) -> None:
+        """Cut a row cut off by a crash from the end of the file, so that the rows appended
+        next follow whole ones."""
+        with open(self.path, "rb+") as f:
+            data = f.read()
+            if data and not data.endswith(b"\n"):
+                f.truncate(data.rfind(b"\n") + 1)
 
     def open_for(self, training: dict, fresh: bool = False) -> list[dict]:
         """Make the folder ready for rows of the ``training`` configuration and return the rows
@@ -64,6 +54,8 @@ class ResultsStore:
         except OSError as exc:
             raise MLPError(f"cannot create {self.out}: {exc.strerror or exc}") from None
         check_writable(self.path)
+        if self.path.exists():
+            self._drop_cut_row()
         rows = self.rows()
         if rows and fresh:
             self.path.rename(self.out / f"results-{datetime.now():%Y%m%d-%H%M%S}.jsonl")
@@ -74,16 +66,9 @@ class ResultsStore:
         return rows
 
     def append(self, row: dict) -> None:
-        """Append one JSON line and fsync it. A line cut short by a crash is first ended, so
-        that it stays one unreadable line instead of swallowing this one. The file is only
-        created with its first row."""
+        """Append one JSON line and fsync it. The file is only created with its first row."""
         try:
             with open(self.path, "ab") as f:
-                if f.tell() > 0:
-                    with open(self.path, "rb") as r:
-                        r.seek(-1, os.SEEK_END)
-                        if r.read(1) != b"\n":
-                            f.write(b"\n")
                 f.write((json.dumps(row, default=str) + "\n").encode())
                 f.flush()
                 os.fsync(f.fileno())
