@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import backends, pixels
-from ._version import __version__
+from . import __version__
 from .backends.base import Backend
 from .errors import BackendUnavailable, MLPError, ModelFileError
 from .history import History

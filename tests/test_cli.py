@@ -97,6 +97,15 @@ def interpreter_start():
     return sorted(times)[1]
 
 
+def test_the_package_import_runs_no_import_that_ctrl_c_could_interrupt():
+    """``python -m mlp_core`` runs the package's __init__ before __main__'s handler: it must
+    import nothing (no finder, no file read, no bytecode of another module)."""
+    code = ("import sys; before = set(sys.modules); import mlp_core; "
+            "print(sorted(set(sys.modules) - before))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['mlp_core']"
+
+
 # Ctrl-C while the command is still importing its modules, or later: never a traceback
 @pytest.mark.parametrize("delay", [0.0, 0.02, 0.05, 0.1, 0.2, 0.4])
 def test_ctrl_c_at_any_moment_is_one_line(toy_dir, interpreter_start, delay):

@@ -16,7 +16,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .._version import __version__
+from .. import __version__
 from ..fileio import atomic_write_text
 
 STYLE = """
