@@ -7,11 +7,19 @@ in-place versions); the generic version stays the reference that tests compare a
 
 Kernels may return their inputs updated in place (NumPy does), so the core never reads an array
 again after passing it to a kernel that returns its replacement.
+
+One backend instance serves every model that selects it (``selection`` caches them), in any
+thread. So a backend keeps no training state of its own: what a kernel reuses from one batch to
+the next (NumPy's gather buffers, the latest result dispatched, the seconds spent compiling) lives
+in ``self.scratch``, which is per thread. A fit runs on one thread from start to end, so per thread
+is per fit: two models trained at once in two threads never share a buffer
+(``tests/test_isolation.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -45,6 +53,17 @@ class Backend:
         #: the options it was created with (``backends.create`` sets them), so that a backend
         #: made again for another device keeps them
         self.options: dict = {}
+        self._local = threading.local()
+
+    @property
+    def scratch(self) -> dict:
+        """This thread's scratch state: what kernels reuse from one batch to the next (see the
+        module docstring); never shared with a fit on another thread."""
+        try:
+            return self._local.scratch
+        except AttributeError:
+            self._local.scratch = {}
+            return self._local.scratch
 
     # -- data movement -------------------------------------------------------------------
     def asarray(self, host: Any, dtype: str | None = None) -> Any:

@@ -48,7 +48,6 @@ class JaxBackend(Backend):
                 'build: pip install "jax[cuda12]")') from None
         super().__init__(jnp, device)
         self.jax, self.mode = jax, mode
-        self._pending: Any = None  # the latest result dispatched, for synchronize()
         self.set_threads(threads)
 
     # -- data movement --------------------------------------------------------------------
@@ -59,8 +58,9 @@ class JaxBackend(Backend):
             self.jax.config.update("jax_enable_x64", True)  # process-wide (module docstring)
         if dtype == np.int64 and not self.jax.config.jax_enable_x64:
             dtype = np.dtype(np.int32)  # what JAX would truncate it to, without its warning
-        self._pending = self.jax.device_put(host.astype(dtype, copy=False), self.jax_device)
-        return self._pending
+        out = self.jax.device_put(host.astype(dtype, copy=False), self.jax_device)
+        self.scratch["pending"] = out  # the latest result dispatched, for synchronize()
+        return out
 
     def to_numpy(self, x: Any) -> np.ndarray:
         return np.asarray(x)
@@ -69,9 +69,9 @@ class JaxBackend(Backend):
         return x  # immutable: the array itself is as good as a copy
 
     def synchronize(self) -> None:
-        if self._pending is not None:
-            self.jax.block_until_ready(self._pending)
-            self._pending = None
+        pending = self.scratch.pop("pending", None)
+        if pending is not None:
+            self.jax.block_until_ready(pending)
 
     def compile(self, fn: Callable) -> CompiledEpoch:
         """``jax.jit(fn)``, compiled ahead of time (and timed) once per argument signature; in
@@ -151,5 +151,5 @@ class _JitEpoch(CompiledEpoch):
                 self.executables[key] = self.jitted.lower(*args).compile()
                 self.last_compile_s = perf_counter() - t
             call = self.executables[key]
-        be._pending = call(*args)
-        return be._pending
+        out = be.scratch["pending"] = call(*args)
+        return out

@@ -24,7 +24,6 @@ class NumpyBackend(Backend):
     def __init__(self, device: str = "cpu", threads: int | None = None) -> None:
         super().__init__(xp_numpy, device)
         self._limiter = None
-        self._gather_buffers: dict[tuple, np.ndarray] = {}
         self.set_threads(threads)
 
     def to_numpy(self, x: Any) -> np.ndarray:
@@ -72,12 +71,14 @@ class NumpyBackend(Backend):
         return np.divide(values, divisor, out=buf)
 
     def _buffer(self, key: tuple, shape: tuple, dtype) -> np.ndarray:
-        """A buffer reused by every batch of the same key (the next batch overwrites it)."""
-        buf = self._gather_buffers.get(key)
+        """A buffer reused by every batch of the same key (the next batch overwrites it), in
+        this thread's scratch state: a fit in another thread has buffers of its own."""
+        buffers = self.scratch.setdefault("buffers", {})
+        buf = buffers.get(key)
         if buf is None:
-            if len(self._gather_buffers) >= 8:  # buffers of earlier fits
-                self._gather_buffers.clear()
-            buf = self._gather_buffers[key] = np.empty(shape, dtype)
+            if len(buffers) >= 8:  # buffers of earlier fits
+                buffers.clear()
+            buf = buffers[key] = np.empty(shape, dtype)
         return buf
 
     def sigmoid(self, z):

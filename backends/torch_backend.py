@@ -55,7 +55,6 @@ class TorchBackend(Backend):
         if threads is not None:
             self.set_threads(threads)
         self._bodies: dict[Callable, Callable] = {}  # batch function -> its compiled version
-        self._compile_s = 0.0  # seconds spent compiling in the current epoch call
         self._inplace = mode == "eager"  # in-place kernels; the compiled mode keeps pure ones
 
     # -- data movement --------------------------------------------------------------------
@@ -87,7 +86,7 @@ class TorchBackend(Backend):
             if body not in self._bodies:
                 t = perf_counter()  # the first torch.compile imports Dynamo and Inductor: seconds
                 self._bodies[body] = self._compiled(body)
-                self._compile_s += perf_counter() - t
+                self._count_compile(perf_counter() - t)
             body = self._bodies[body]
         return super().epoch_loop(body, carry, perm, batch_size, *args)
 
@@ -113,11 +112,15 @@ class TorchBackend(Backend):
             with config.patch(**limit):
                 out = compiled(*args)
             self.synchronize()
-            self._compile_s += perf_counter() - t
+            self._count_compile(perf_counter() - t)
             seen.add(key)
             return out
 
         return run
+
+    def _count_compile(self, seconds: float) -> None:
+        """Add to the seconds this thread's current epoch call spent compiling."""
+        self.scratch["compile_s"] = self.scratch.get("compile_s", 0.0) + seconds
 
     def peak_memory_mb(self) -> float | None:
         if self.device != "gpu":
@@ -216,8 +219,8 @@ class _NoGradEpoch(CompiledEpoch):
 
     def __call__(self, *args: Any) -> Any:
         be = self.backend
-        be._compile_s = 0.0
+        be.scratch["compile_s"] = 0.0
         with be.torch.no_grad():
             out = self.fn(*args)
-        self.last_compile_s = be._compile_s
+        self.last_compile_s = be.scratch["compile_s"]
         return out

@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import backends, pixels
-from . import __version__
+from . import __version__, backends, pixels
 from .backends.base import Backend
 from .errors import BackendUnavailable, MLPError, ModelFileError
 from .history import History
@@ -155,10 +154,12 @@ class MLP:
         self.params = [self.backend.asarray(np.array(a, dtype=self.variable_dtype),
                                             self.variable_dtype) for a in arrays]
 
-    def _network(self, input_delta: bool = False) -> Network:
+    def _network(self, input_delta: bool = False, penalties: tuple | None = None) -> Network:
+        """The network, with the last fit's penalties and reduction unless ``penalties`` gives
+        ``(l1, l2, reduction)``."""
+        l1, l2, reduction = penalties or (self.l1, self.l2, self.reduction)
         acts = (self.hidden_activation,) * (len(self.layers) - 2) + (self.output_activation,)
-        return Network(acts, self.loss, self.l1, self.l2, self.reduction, input_delta,
-                       self.compute_dtype)
+        return Network(acts, self.loss, l1, l2, reduction, input_delta, self.compute_dtype)
 
     def _train_epoch_fn(self, net: Network, opt: Optimizer, batch_size: int):
         """The compiled epoch for this network, optimizer and batch size, traced once, reused."""
@@ -208,9 +209,8 @@ class MLP:
             raise MLPError(f"unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
         opt = get_optimizer(optimizer, learning_rate=learning_rate)
         self._check_fit_memory(x.shape[0], batch_size, isinstance(x, pixels.Pixels))
-        before = (self.l1, self.l2, self.reduction)
-        self.l1, self.l2, self.reduction = l1s, l2s, reduction
-        net = self._network(bool(propagate_input_delta))
+        # nothing of the model changes until the epochs are done: a fit that fails leaves it
+        net = self._network(bool(propagate_input_delta), (l1s, l2s, reduction))
         epoch_fn = self._train_epoch_fn(net, opt, batch_size)
         t_transfer = perf_counter()
         data = self._to_device(x, y)
@@ -223,14 +223,14 @@ class MLP:
         opt_state = self.opt_state if continued else opt.init_state(be, self.params,
                                                                      self.variable_dtype)
         be.synchronize()
-        self.history = history = History(info={
+        history = History(info={
             **be.describe(), "mlp_core": __version__, "model": self.config(),
             "fit": {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(),
                     "optimizer_continued": continued, "l1": list(l1s), "l2": list(l2s),
                     "reduction": reduction, "shuffle": bool(shuffle), "n_train": x.shape[0],
                     "eval_every": eval_every, "eval_train": eval_train},
             "time_transfer": perf_counter() - t_transfer})
-        self._run(epoch_fn, net, opt, opt_state, continued, data, plan, before, verbose)
+        self._run(epoch_fn, net, opt, (opt_state, continued), data, plan, history, verbose)
         if history.stop_reason:  # the last good state is in place: now the warning may raise
             warnings.warn(history.stop_reason, TrainingDiverged, stacklevel=2)
         return history
@@ -242,26 +242,29 @@ class MLP:
             raise MLPError("validation_data must be a pair (x, y)")
         return self._check_xy(*validation_data, "validation")
 
-    def _run(self, epoch_fn, net: Network, opt: Optimizer, opt_state: dict, continued: bool,
-             data: tuple, plan: EpochPlan, before: tuple, verbose: bool) -> None:
-        """The epochs; an interrupted or failed fit puts back what it found (kernels may update
-        the weights and a continued optimizer state in place)."""
-        be = self.backend
+    def _run(self, epoch_fn, net: Network, opt: Optimizer, opt_state: tuple[dict, bool],
+             data: tuple, plan: EpochPlan, history: History, verbose: bool) -> None:
+        """The epochs; the model takes their results (weights, optimizer state, penalties,
+        history) only when they end. An interrupted or failed fit puts back what it found:
+        kernels may have updated the weights and a continued optimizer state in place, and
+        the shuffling generator has moved on."""
+        be, (state, continued) = self.backend, opt_state
         progress = EpochProgress(plan.epochs, enabled=verbose)
-        saved = copy_state(be, (self.params, opt_state))
+        saved, rng_state = copy_state(be, (self.params, state)), self.rng.bit_generator.state
         try:
-            self.params, self.opt_state = run_epochs(
-                be, net, epoch_fn, (self.params, opt_state), data, plan, self.rng,
-                self.history, progress)
-            self.optimizer = opt.config()
+            params, state = run_epochs(be, net, epoch_fn, (self.params, state), data, plan,
+                                       self.rng, history, progress)
         except BaseException:
             self.params = saved[0]
             if continued:  # the kept state was the one updated in place
                 self.opt_state = saved[1]
-            self.l1, self.l2, self.reduction = before
+            self.rng.bit_generator.state = rng_state
             raise
         finally:
             progress.close()
+        self.params, self.opt_state, self.optimizer = params, state, opt.config()
+        self.l1, self.l2, self.reduction = net.l1, net.l2, net.reduction
+        self.history = history
 
     # -- inference ----------------------------------------------------------------------------
     def predict_proba(self, x: Any) -> np.ndarray:

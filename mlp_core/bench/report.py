@@ -244,44 +244,19 @@ def write_reports(rows: list[dict], out_dir: str | Path, skipped: dict[str, str]
 def plot_summary(summary: list[dict], machine: str = "") -> bytes | None:
     """Train time against batch size per implementation (and machine), and the ratio to Keras
     (PNG bytes), titled with the machine description."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    try:  # a Figure, not pyplot: no global state, a notebook's plotting backend stays its own
+        from matplotlib.figure import Figure
     except ImportError:
         return None
     # one line per implementation and whatever else varies: machine, model, threads, dtype
     varying = [c for c in ("model", "threads_asked", "dtype")
                if len({str(s[c]) for s in summary}) > 1]
-    named = _show_machine(summary)
-
-    def series_of(s: dict) -> tuple:
-        return (s["machine"], s["impl"], *(s[c] for c in varying))
-
-    series = list(dict.fromkeys(series_of(s) for s in summary))
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
-    # one colour per base implementation and machine (a floor and a "+modifier" row take their
-    # library's; in a sweep, one per series), the same in both panels; the line style tells
-    # floors and modifiers apart
-    def colour_key(key: tuple) -> tuple:
-        return key if varying else (key[0], _base(key[1]))
-
-    bases = list(dict.fromkeys(colour_key(k) for k in series))
-    for key in series:
-        mach, impl = key[:2]
-        pts = sorted((s["batch_size"], s["median_s"], s["min_s"], s["max_s"], s["vs_keras"])
-                     for s in summary if series_of(s) == key)
+    fig = Figure(figsize=(12, 4.8))
+    ax1, ax2 = fig.subplots(1, 2)
+    for label, style, pts in _plot_series(summary, varying):
         bs = [p[0] for p in pts]
-        label = " ".join([impl, *(f"{c.split('_')[0]} {v}" for c, v in zip(varying, key[2:])
-                                  if not (c == "dtype" and _names_dtype(impl)))]
-                         + ([f"on {mach}"] if named else []))
-        style = ({"linestyle": "--", "marker": None} if impl.startswith(FLOOR_PREFIX)
-                 else {"linestyle": ":", "marker": "s"} if "+" in impl else {"marker": "o"})
-        style["color"] = f"C{bases.index(colour_key(key)) % 10}"
         spread = [[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]]
-        ax1.errorbar(bs, [p[1] for p in pts], yerr=spread,
-                     label=label, capsize=3, **style)
+        ax1.errorbar(bs, [p[1] for p in pts], yerr=spread, label=label, capsize=3, **style)
         ratio = [(b, p[4]) for b, p in zip(bs, pts) if p[4] is not None]
         if ratio:
             ax2.plot([r[0] for r in ratio], [r[1] for r in ratio], label=label, **style)
@@ -296,10 +271,10 @@ def plot_summary(summary: list[dict], machine: str = "") -> bytes | None:
         ax2.text(0.5, 0.5, "Keras not measured", ha="center", transform=ax2.transAxes)
     for ax in (ax1, ax2):
         ax.grid(True, which="both", alpha=0.3)
-    handles, labels = ax1.get_legend_handles_labels()
     if machine:
         fig.suptitle(machine, fontsize=7, wrap=True)
     fig.tight_layout()
+    handles, labels = ax1.get_legend_handles_labels()
     if handles:  # one legend for both panels, below them, so that it hides no line
         rows = -(-len(handles) // 4)
         fig.set_size_inches(12, 4.8 + 0.22 * rows)
@@ -307,5 +282,32 @@ def plot_summary(summary: list[dict], machine: str = "") -> bytes | None:
         fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
     return buf.getvalue()
+
+
+def _plot_series(summary: list[dict], varying: list[str]):
+    """``(label, line style, points)`` of each line: points ``(batch size, median, min, max,
+    vs Keras)``. One colour per base implementation and machine (a floor and a "+modifier" row
+    take their library's; in a sweep, one per series), the same in both panels; the line style
+    tells floors and modifiers apart."""
+    named = _show_machine(summary)
+
+    def series_of(s: dict) -> tuple:
+        return (s["machine"], s["impl"], *(s[c] for c in varying))
+
+    def colour_key(key: tuple) -> tuple:
+        return key if varying else (key[0], _base(key[1]))
+
+    series = list(dict.fromkeys(series_of(s) for s in summary))
+    bases = list(dict.fromkeys(colour_key(k) for k in series))
+    for key in series:
+        mach, impl = key[:2]
+        pts = sorted((s["batch_size"], s["median_s"], s["min_s"], s["max_s"], s["vs_keras"])
+                     for s in summary if series_of(s) == key)
+        label = " ".join([impl, *(f"{c.split('_')[0]} {v}" for c, v in zip(varying, key[2:])
+                                  if not (c == "dtype" and _names_dtype(impl)))]
+                         + ([f"on {mach}"] if named else []))
+        style = ({"linestyle": "--", "marker": None} if impl.startswith(FLOOR_PREFIX)
+                 else {"linestyle": ":", "marker": "s"} if "+" in impl else {"marker": "o"})
+        style["color"] = f"C{bases.index(colour_key(key)) % 10}"
+        yield label, style, pts

@@ -15,11 +15,8 @@ from .scaling import CostModel, Point
 def plot_scaling(pts: list[Point], models: dict[tuple, CostModel], wins: list[dict],
                  peak: float | None) -> dict[str, bytes]:
     """PNG bytes by name (nothing without matplotlib)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    try:  # Figure objects, not pyplot: no global state, a notebook's backend stays its own
+        from matplotlib import figure, patches
     except ImportError:
         return {}
     series = sorted({(p.impl, p.threads, p.dtype) for p in pts})
@@ -31,17 +28,17 @@ def plot_scaling(pts: list[Point], models: dict[tuple, CostModel], wins: list[di
     def label(impl, threads, dtype):
         return f"{impl} ({threads} thr, {dtype})" if several else impl
 
-    out = {"scaling-time": _time_per_sample(plt, pts, series, colors, styles, label),
-           "scaling-roofline": _roofline(plt, pts, models, series, colors, styles, label, peak),
-           "scaling-winners": _winner_map(plt, wins, colors)}
+    out = {"scaling-time": _time_per_sample(figure, pts, series, colors, styles, label),
+           "scaling-roofline": _roofline(figure, pts, models, series, colors, styles, label,
+                                         peak),
+           "scaling-winners": _winner_map(figure, patches, wins, colors)}
     return out
 
 
-def _png(plt, fig) -> bytes:
+def _png(fig) -> bytes:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")  # (legends outside the axes)
-    plt.close(fig)
     return buf.getvalue()
 
 
@@ -50,9 +47,10 @@ def _model_order(pts: list[Point]) -> list[str]:
     return sorted(per_sample, key=per_sample.get)
 
 
-def _time_per_sample(plt, pts, series, colors, styles, label) -> bytes:
+def _time_per_sample(figure, pts, series, colors, styles, label) -> bytes:
     names = _model_order(pts)
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4), squeeze=False)
+    fig = figure.Figure(figsize=(4.2 * len(names), 4))
+    axes = fig.subplots(1, len(names), squeeze=False)
     for ax, model in zip(axes[0], names):
         for impl, threads, dtype in series:
             mine = sorted((p.batch_size, p.seconds / p.batch_size) for p in pts
@@ -67,11 +65,12 @@ def _time_per_sample(plt, pts, series, colors, styles, label) -> bytes:
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel("seconds per sample (one step / batch size)")
     axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
-    return _png(plt, fig)
+    return _png(fig)
 
 
-def _roofline(plt, pts, models, series, colors, styles, label, peak) -> bytes:
-    fig, ax = plt.subplots(figsize=(7.5, 5))
+def _roofline(figure, pts, models, series, colors, styles, label, peak) -> bytes:
+    fig = figure.Figure(figsize=(7.5, 5))
+    ax = fig.subplots()
     flops_all = [p.flops for p in pts]
     grid = np.logspace(math.log10(min(flops_all)), math.log10(max(flops_all)), 60)
     for impl, threads, dtype in series:
@@ -91,19 +90,20 @@ def _roofline(plt, pts, models, series, colors, styles, label, peak) -> bytes:
     ax.title.set_fontsize(9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
-    return _png(plt, fig)
+    return _png(fig)
 
 
-def _winner_map(plt, wins, colors) -> bytes:
+def _winner_map(figure, patches, wins, colors) -> bytes:
     groups = sorted({(w["threads"], w["dtype"]) for w in wins})
-    fig, axes = plt.subplots(1, len(groups), figsize=(6.5 * len(groups), 3.8), squeeze=False)
+    fig = figure.Figure(figsize=(6.5 * len(groups), 3.8))
+    axes = fig.subplots(1, len(groups), squeeze=False)
     for ax, (threads, dtype) in zip(axes[0], groups):
         mine = [w for w in wins if (w["threads"], w["dtype"]) == (threads, dtype)]
         model_names = list(dict.fromkeys(w["model"] for w in mine))
         batches = sorted({w["batch_size"] for w in mine})
         for w in mine:
             x, y = batches.index(w["batch_size"]), model_names.index(w["model"])
-            ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), 1, 1, color=colors[w["fastest"]],
+            ax.add_patch(patches.Rectangle((x - 0.5, y - 0.5), 1, 1, color=colors[w["fastest"]],
                                        alpha=0.8))
             margin = f"\n{w['margin']:.2f}x" if w["margin"] else ""
             name = w["fastest"].replace(" (own threads)", "*")
@@ -115,4 +115,4 @@ def _winner_map(plt, wins, colors) -> bytes:
                title=f"Fastest per cell (threads: {threads}, {dtype}); under each name: the "
                "runner-up's time over its own\n(*: a backend that runs with its own threads)")
         ax.title.set_fontsize(9)
-    return _png(plt, fig)
+    return _png(fig)
