@@ -42,6 +42,12 @@ def add_bench_parser(sub) -> None:
                    help="compute threads, comma-separated to sweep them, e.g. 1,2 (default: each "
                    "library's own)")
     g.add_argument("--device", help="cpu or gpu")
+    g.add_argument("--timeout", type=positive_seconds,
+                   default=BenchConfig.__dataclass_fields__["timeout"].default,
+                   help="seconds one measurement may take; one that takes longer (a hung worker, "
+                   "a GPU driver) is stopped with its processes and becomes a failed row, and the "
+                   "run goes on (default: %(default)g: far beyond any measurement of the default "
+                   "configuration)")
     g.add_argument("--no-floor", dest="floor", action="store_false",
                    help="skip the matrix-product floor")
     g.add_argument("--native-blas", action="store_true",
@@ -60,6 +66,17 @@ def add_bench_parser(sub) -> None:
     d.add_argument("--tls-ca-file", help="CA certificate for a tls:// scheduler")
     d.add_argument("--tls-cert", help="client certificate for a tls:// scheduler")
     d.add_argument("--tls-key", help="client private key for a tls:// scheduler")
+
+
+def positive_seconds(text: str) -> float:
+    """``"90"`` -> ``90.0``: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
 
 
 def dtype_list(text: str) -> list[str]:
@@ -151,12 +168,16 @@ def _executor(args: argparse.Namespace):
         if args.machines != "all" or any(tls.values()):
             raise MLPError("--machines and --tls-* need --scheduler")
         return nullcontext()
+    from functools import partial
+
     from .distributed import DaskExecutor, import_distributed
+    from .runner import run_job_subprocess
 
     security = None
     if any(tls.values()):
         security = import_distributed().Security(**tls, require_encryption=True)
-    return DaskExecutor(args.scheduler, args.machines, security=security)
+    return DaskExecutor(args.scheduler, args.machines, security=security,
+                        run_job=partial(run_job_subprocess, timeout=args.timeout))
 
 
 def _progress_bar():

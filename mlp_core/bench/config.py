@@ -17,6 +17,7 @@ from .. import backends
 from ..errors import MLPError
 from ..presets import DEFAULT_PRESET, PRESET_OPTIONS, get_preset
 from .impls import KERAS, KERAS_LOSSES
+from .process import DEFAULT_TIMEOUT_S
 
 DEFAULT_IMPLS = (backends.DEFAULT_BACKEND, *(e.variants[0].name for e in backends.REGISTRY.values()
                                             if e.keras), KERAS)
@@ -26,7 +27,7 @@ DEFAULT_BATCH_SIZES = (100, 500, 1000, 10000, 60000)
 DTYPES = ("float32", "float64")
 #: the axes of the sweep and the measurement: rows of one training configuration stay comparable
 #: (and a run resumable, cell by cell) whatever these are
-MEASURED = ("impls", "models", "batch_sizes", "threads", "dtypes", "repeats", "floor")
+MEASURED = ("impls", "models", "batch_sizes", "threads", "dtypes", "repeats", "floor", "timeout")
 
 
 def _default(name: str) -> Any:
@@ -87,6 +88,7 @@ class BenchConfig:
     dtypes: list[str] = field(default_factory=lambda: ["float32"])
     repeats: int = 3
     floor: bool = True
+    timeout: float = DEFAULT_TIMEOUT_S  # seconds a measurement may take before it is stopped
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> BenchConfig:
@@ -197,6 +199,8 @@ class BenchConfig:
             raise MLPError(f"steps must be >= 1, got {self.steps}")
         if not self.impls:
             raise MLPError("no implementation to measure")
+        if not (isinstance(self.timeout, (int, float)) and 0 < self.timeout < float("inf")):
+            raise MLPError(f"timeout must be a number of seconds > 0, got {self.timeout!r}")
 
     def keras_mismatch(self) -> str | None:
         """Why the Keras reference cannot train this configuration, or None."""

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from typing import Protocol
 
 from .. import backends
 from ..machine import PIN_VARIABLES
 from .config import BenchConfig
 from .impls import ImplSpec, floor_for, parse_impl
+from .process import DEFAULT_TIMEOUT_S, WorkerTimeout, run_worker
 from .rows import LOCAL, key
 from .store import ResultsStore, select_rows
 
@@ -49,7 +49,7 @@ def make_plan(cfg: BenchConfig, local: bool = True) -> Plan:
     if (why := cfg.keras_mismatch()):
         skipped.update({s.spec: why for s in specs if s.is_reference})
     for s in specs:
-        if s.spec not in skipped and local and (why := _device_missing(s, cfg.device)):
+        if s.spec not in skipped and local and (why := _device_missing(s, cfg.device, cfg.timeout)):
             skipped[s.spec] = why
     runnable = [s for s in specs if s.spec not in skipped]
     if cfg.floor:
@@ -68,45 +68,42 @@ def make_plan(cfg: BenchConfig, local: bool = True) -> Plan:
     return Plan(list(jobs.values()), skipped, notes)
 
 
-def _device_missing(spec: ImplSpec, device: str | None) -> str | None:
-    """Why ``spec`` cannot run on its device here, for GPU runs only (probing a GPU backend means
-    importing its library here; a CPU backend whose library is installed always runs)."""
-    from ..errors import BackendUnavailable
-    from ..selection import get_backend
-
+def _device_missing(spec: ImplSpec, device: str | None, timeout: float) -> str | None:
+    """Why ``spec`` cannot run on its device here, for GPU runs only; asked of a worker process,
+    so that this one never holds a GPU (a CPU backend whose library is installed always runs)."""
     entry = backends.entry(spec.backend)
     if device != "gpu" and "cpu" in entry.devices:
         return None
-    # this process only probes: JAX must not take 75% of the GPU for it (the workers need it)
-    name, value = PROBE_ONLY
-    if name not in os.environ:
-        os.environ[name] = _probe_env[name] = value
+    # the probe only looks: JAX must not take 75% of the GPU for it
+    env = {**worker_env({}), "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
     try:
-        get_backend(spec.backend, device, **spec.options)
-    except BackendUnavailable as exc:
-        return str(exc)
-    return None
+        result = run_worker({"probe": spec.spec, "device": device}, env, timeout)
+    except WorkerTimeout as exc:
+        return f"probing its {device} {exc}"
+    return None if result["status"] == "ok" else result.get("error")
 
 
-PROBE_ONLY = ("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-_probe_env: dict[str, str] = {}  # what probing set in os.environ: not the workers' environment
-
-
-def run_job_subprocess(job: dict, config: dict, timeout: float | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in _probe_env}
+def worker_env(config: dict, base: dict[str, str] | None = None) -> dict[str, str]:
+    """A measurement's environment: ``base`` (default: this process's), with TensorFlow's
+    start-up log quiet and, with ``native_blas``, no OpenBLAS kernel pin."""
+    env = dict(os.environ if base is None else base)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if config.get("native_blas"):
         for name in PIN_VARIABLES:
             env.pop(name, None)
-    proc = subprocess.run([sys.executable, "-m", "mlp_core.bench.worker",
-                           json.dumps({**job, "config": config})],
-                          capture_output=True, text=True, env=env, timeout=timeout)
-    lines = proc.stdout.strip().splitlines()
+    return env
+
+
+def run_job_subprocess(job: dict, config: dict, timeout: float | None = DEFAULT_TIMEOUT_S,
+                       env: dict[str, str] | None = None) -> dict:
+    """One measurement in a fresh worker process (:mod:`mlp_core.bench.process`); ``env``: the
+    environment to start from (default: this process's). A measurement that times out is a
+    failed row saying so."""
     try:
-        return json.loads(lines[-1])
-    except (IndexError, json.JSONDecodeError):
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        return {"status": "error", "error": f"worker exited {proc.returncode}: {' | '.join(tail)}"}
+        return run_worker({**job, "config": config}, worker_env(config, env), timeout)
+    except WorkerTimeout as exc:
+        return {"status": "error", "error": f"{exc} (--timeout); the worker and its processes "
+                "were stopped"}
 
 
 def progress_line(i: int, total: int, row: dict) -> str:
@@ -143,14 +140,15 @@ class Executor(Protocol):
 
 def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = False,
                   progress: Callable[[int, int, dict], None] | None = None,
-                  run_job: Callable[[dict, dict], dict] = run_job_subprocess,
+                  run_job: Callable[[dict, dict], dict] | None = None,
                   executor: Executor | None = None, plan: Plan | None = None,
                   command: str | None = None) -> tuple[list[dict], dict[str, str]]:
     """Run (or resume) the benchmark into ``out_dir``; return this configuration's rows and skips.
 
     Rows of an earlier run with the same training configuration are kept and their measurements
     skipped; an earlier run of another configuration is an error unless ``fresh``. Measurements
-    run here one by one with ``run_job``, or on every machine of ``executor``. ``plan``: the
+    run here one by one with ``run_job`` (default: each in a worker process, with the
+    configuration's timeout), or on every machine of ``executor``. ``plan``: the
     caller's ``make_plan(cfg)``, if it made one already; ``command``: the command line, kept in
     each row (the report shows how to measure again).
     """
@@ -162,6 +160,7 @@ def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = Fa
     jobs = plan.on(executor.machines if executor else [LOCAL])
     done = {key(r) for r in rows if r.get("status") == "ok"}
     todo = [j for j in jobs if key(j) not in done]
+    run_job = run_job or partial(run_job_subprocess, timeout=cfg.timeout)
     results = (executor.run(todo, training) if executor
                else ((job, run_job(job, training)) for job in todo))
     for i, (job, result) in enumerate(results, 1):

@@ -1,7 +1,10 @@
-"""One measurement, in a fresh process: ``python -m mlp_core.bench.worker '<job as JSON>'``.
+"""One measurement, in a fresh process: ``python -m mlp_core.bench.worker JOB RESULT``.
 
-It prints one JSON line with the result. A fresh process per measurement keeps thread settings,
-allocators and compiled functions of one implementation from leaking into the next.
+``JOB`` is the job as JSON; the result is written, atomically, to the file ``RESULT``
+(:mod:`mlp_core.bench.process` says why a file). A fresh process per measurement keeps thread
+settings, allocators and compiled functions of one implementation from leaking into the next. A
+job ``{"probe": IMPL, "device": DEVICE}`` only checks that the implementation's backend can be
+made on that device, so that the bench's own process never imports a GPU library.
 """
 
 from __future__ import annotations
@@ -137,14 +140,30 @@ def run_job(job: dict) -> dict:
     return {**result, **environment()}
 
 
-def main() -> int:
-    job = json.loads(sys.argv[1])
+def probe(job: dict) -> dict:
+    """Whether the backend of ``job["probe"]`` can be made on ``job["device"]``: ``ok``, or
+    ``unavailable`` with the reason."""
+    from mlp_core import get_backend
+    from mlp_core.errors import BackendUnavailable
+
+    spec = parse_impl(job["probe"])
     try:
-        result = {"status": "ok", **run_job(job)}
+        get_backend(spec.backend, job.get("device"), **spec.options)
+    except BackendUnavailable as exc:
+        return {"status": "unavailable", "error": str(exc)}
+    return {"status": "ok"}
+
+
+def main() -> int:
+    from mlp_core.fileio import atomic_write_text
+
+    job, result_path = json.loads(sys.argv[1]), sys.argv[2]
+    try:
+        result = probe(job) if "probe" in job else {"status": "ok", **run_job(job)}
     except Exception as exc:  # reported in the row, the bench goes on with the next measurement
         result = {"status": "error", "error": f"{type(exc).__name__}: {exc}",
                   "traceback": traceback.format_exc(limit=5)}
-    print(json.dumps(result, default=str))
+    atomic_write_text(result_path, json.dumps(result, default=str))
     return 0
 
 

@@ -1,0 +1,76 @@
+"""The worker protocol: one measurement in a fresh process, its result in a file of its own.
+
+Modelled on pyperf's workers:
+- the result travels in a file the parent names (``python -m mlp_core.bench.worker JOB PATH``),
+  written atomically by the worker, never parsed out of stdout, so whatever a library prints,
+  at exit included, cannot break a measurement;
+- the worker runs in a process group of its own, and the whole group is killed when the
+  measurement times out, when the bench is interrupted, and after the worker exits, so no
+  grandchild (a compiler, a library's helper) outlives its measurement;
+- every measurement has a timeout, so a hung worker (a GPU driver, a blocked read) becomes a
+  failed row and the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+#: seconds a measurement may take by default (``--timeout``): far beyond any measurement of the
+#: default configuration here (Keras's 35 epochs at batch 500, the slowest, take about 20 s), so
+#: that only a hung worker reaches it, and a sweep of large models still fits
+DEFAULT_TIMEOUT_S = 1800.0
+
+
+class WorkerTimeout(Exception):
+    """The worker did not finish within its timeout (it was killed, with its process group)."""
+
+
+def run_worker(payload: dict, env: dict[str, str], timeout: float | None) -> dict:
+    """Run ``python -m mlp_core.bench.worker`` on ``payload`` and return the result it wrote;
+    a worker that wrote none is a failed result with the tail of its output."""
+    with tempfile.TemporaryDirectory(prefix="mlp-core-worker-") as folder:
+        path = Path(folder) / "result.json"
+        argv = [sys.executable, "-m", "mlp_core.bench.worker", json.dumps(payload), str(path)]
+        code, output = run_group(argv, env, timeout)
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            tail = " | ".join(output.strip().splitlines()[-3:])
+            return {"status": "error", "error": f"worker exited {code} without a result"
+                    + (f": {tail}" if tail else "")}
+
+
+def run_group(argv: list[str], env: dict[str, str], timeout: float | None) -> tuple[int, str]:
+    """Run ``argv`` as the leader of a new process group; return its exit status and its
+    output (stdout, then stderr). The group is killed once the leader is done, or on a timeout
+    (:class:`WorkerTimeout`) or an interrupt (re-raised)."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid)
+        proc.communicate()  # reap the leader, close the pipes
+        raise WorkerTimeout(f"timed out after {timeout:g} s") from None
+    except BaseException:  # Ctrl-C, SIGTERM: the measurement goes with the bench
+        _kill_group(proc.pid)
+        proc.communicate()
+        raise
+    # whatever the worker started and left behind (its output ended, but a daemon may have
+    # closed its copy of the pipes); Linux hands out process ids in turn, so the group's id
+    # is not another's a moment after its leader was reaped
+    _kill_group(proc.pid)
+    return proc.returncode, (out or "") + (err or "")
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):  # the group is gone already
+        pass
