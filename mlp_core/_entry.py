@@ -1,19 +1,16 @@
 """The ``mlp-core`` command's entry point (and ``python -m mlp_core``'s).
 
 It imports nothing before its ``try``, so that Ctrl-C at any moment, while the command's modules
-are still being imported included, ends with the one line ``mlp-core: interrupted`` and exit 130.
-(An interrupt during Python's own start-up, before any of mlp-core runs, is Python's to report.)
+are still being imported included, ends with the one line ``mlp-core: interrupted`` and exit 130
+(:mod:`mlp_core.signals` holds the policy). An interrupt during Python's own start-up, before any
+of mlp-core runs, is Python's to report.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-
-INTERRUPTED = 130
-
 
 def main() -> int:
+    started = False
     try:
         from .signals import deferred_interrupts
 
@@ -22,26 +19,25 @@ def main() -> int:
 
         from .cli import main as cli_main
 
+        started = True
         status = cli_main()
+        if status != 130:
+            return status
+        said = True  # the command was interrupted, cleaned up and said so (the bench does)
     except KeyboardInterrupt:
-        print("mlp-core: interrupted", file=sys.stderr)
-        status = INTERRUPTED
-    except Exception as exc:  # e.g. a RuntimeError from a class being made when it landed
-        if not _caused_by_interrupt(exc):
+        said = False
+    except Exception as exc:
+        # While modules are still imported, an interrupt can surface as another error (a
+        # RuntimeError from a class being made when it landed): that is the interrupt. Once the
+        # command runs, an error is an error, whatever it happened during, and keeps its
+        # traceback.
+        if started or not _caused_by_interrupt(exc):
             raise
-        print("mlp-core: interrupted", file=sys.stderr)
-        status = INTERRUPTED
-    if status == INTERRUPTED:
-        # An interrupt that passed through code Python ran with exec() (dataclasses do, while
-        # modules are imported) makes the interpreter kill itself with SIGINT at exit, even
-        # though it was handled: leave now, with the status said.
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        os._exit(INTERRUPTED)
-    return status
+        said = False
+    from .signals import interrupted_exit
+
+    interrupted_exit(say=not said)
+    return 130  # (not reached: interrupted_exit ends the process)
 
 
 def _caused_by_interrupt(exc: BaseException | None) -> bool:

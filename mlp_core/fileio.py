@@ -33,26 +33,21 @@ import errno
 import os
 import re
 import secrets
-import signal
 import stat
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from .errors import WriteError
+from .signals import Terminated, terminate_raises
 
 STALE_AFTER_S = 600.0  # a temporary untouched this long is abandoned, whoever made it
 
 # Paths that name one of this process's open descriptors
 _FD_ALIASES = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
 _FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd|proc/(\d+)/fd)/(\d+)")
-
-
-class _Terminated(BaseException):
-    """Raised by our SIGTERM handler, so that ``except BaseException`` clean-ups run."""
 
 
 def _error(path: str | os.PathLike, exc: OSError | str) -> WriteError:
@@ -204,32 +199,6 @@ def sweep_stale_temps(target: str | os.PathLike, now: float | None = None) -> li
     return removed
 
 
-@contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    """While active, SIGTERM raises :class:`_Terminated`; on leaving, the process is ended by it.
-
-    Only in the main thread (the only one that can set handlers) and only where SIGTERM has its
-    default action: a handler the program installed itself is left alone.
-    """
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
-        yield
-        return
-
-    def handler(signum, frame):
-        raise _Terminated()
-
-    signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    except _Terminated:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)  # clean-up done: die of it, as we would have
-        raise SystemExit(128 + signal.SIGTERM) from None  # only if the signal is blocked
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 # ---------------------------------------------------------------------------------------------
 # Writing
 def _open_kwargs(mode: str) -> dict:
@@ -268,7 +237,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             yield f
         return
     tmp = None
-    with _sigterm_raises():
+    with terminate_raises(Terminated, then_die=True):  # (mlp_core.signals: the policy)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             sweep_stale_temps(target)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
 from pathlib import Path
 
@@ -93,6 +91,7 @@ def name_list(text: str) -> list[str]:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from ..errors import MLPError
+    from ..signals import terminate_raises
     from .config import BenchConfig
     from .publish import write_outputs
     from .report import markdown_table
@@ -116,7 +115,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     bar = _progress_bar()
     out, machines, interrupted = Path(args.out), [LOCAL], False
     try:
-        with _executor(args) as executor, _sigterm_interrupts():
+        # SIGTERM ends a bench as Ctrl-C does (mlp_core.signals: the policy)
+        with _executor(args) as executor, terminate_raises(KeyboardInterrupt):
             machines = executor.machines if executor else machines
             run_benchmark(cfg, out, fresh=args.fresh, executor=executor, plan=plan,
                           command=args.command_line,
@@ -136,24 +136,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(markdown_table(summary))
     print("wrote " + ", ".join(str(p) for p in [out / "results.jsonl", *written]), file=sys.stderr)
     return 0 if all(r.get("status") == "ok" for r in rows) else 1
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts():
-    """SIGTERM ends the bench as Ctrl-C does: the running worker is killed (``subprocess.run``
-    kills its child when interrupted) and the summary of the finished measurements is written."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _executor(args: argparse.Namespace):
