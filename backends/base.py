@@ -93,6 +93,12 @@ class Backend:
         builds its model inside it."""
         return contextlib.nullcontext()
 
+    def precision_scope(self, dtype: str) -> AbstractContextManager:
+        """A context in which the library computes in ``dtype`` (the model's variables' dtype):
+        JAX's 64-bit mode for float64, for this thread and block only; nothing to do here. A
+        model does all its work on the backend inside it."""
+        return contextlib.nullcontext()
+
     # -- threads and description ---------------------------------------------------------
     def set_threads(self, n: int | None) -> None:
         """Limit the threads the backend's compute library uses (None: library default)."""

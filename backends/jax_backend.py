@@ -13,9 +13,12 @@ argument. Compile time is reported apart: the first call with new argument shape
 compiles ahead of time, timed, and the compiled epoch's ``last_compile_s`` says how long its
 latest call spent doing so (the training loop records it as ``time_compile``).
 
-float64 needs JAX's ``jax_enable_x64`` flag: it is switched on, for the whole process, when a
-float64 array is first made (a float64 model or data set). Without it, int64 indices are made
-int32 (the rows of a data set fit). Products run at full float32 precision (``precision=highest``;
+float64 needs JAX's 64-bit mode: ``precision_scope("float64")`` switches it on for the block and
+its thread alone (``jax.enable_x64``), and a float64 model does all its work inside it, so that
+the rest of the process, a user's other JAX code included, keeps JAX's own setting. A float64
+array asked for outside it is an error, not a silent float32. Without 64-bit mode, int64 indices
+are made int32 (the rows of a data set fit), and so is the optimizer's update counter.
+Products run at full float32 precision (``precision=highest``;
 JAX's GPU default would use TF32). XLA sizes its CPU thread pool when JAX starts, so ``threads``
 cannot be set here: run the process under ``taskset`` to limit it.
 """
@@ -55,7 +58,9 @@ class JaxBackend(Backend):
         host = np.asarray(host)
         dtype = np.dtype(dtype or host.dtype)
         if dtype == np.float64 and not self.jax.config.jax_enable_x64:
-            self.jax.config.update("jax_enable_x64", True)  # process-wide (module docstring)
+            raise MLPError("jax: float64 arrays need JAX's 64-bit mode: make them inside "
+                           "backend.precision_scope('float64') (a float64 MLP does), or set "
+                           "JAX_ENABLE_X64=1 for the whole process")
         if dtype == np.int64 and not self.jax.config.jax_enable_x64:
             dtype = np.dtype(np.int32)  # what JAX would truncate it to, without its warning
         out = self.jax.device_put(host.astype(dtype, copy=False), self.jax_device)
@@ -80,6 +85,11 @@ class JaxBackend(Backend):
 
     def device_scope(self):
         return self.jax.default_device(self.jax_device)
+
+    def precision_scope(self, dtype: str):
+        if dtype == "float64":
+            return self.jax.enable_x64(True)  # this thread, this block (module docstring)
+        return super().precision_scope(dtype)
 
     def epoch_loop(self, body, carry, perm, batch_size, *args):
         if self.mode == "eager":

@@ -7,6 +7,7 @@ boundary, and delegates: the training loop lives in :mod:`mlp_core.training`, th
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import warnings
@@ -52,6 +53,18 @@ from .validation import (
 __all__ = ["MLP", "TrainingDiverged", "per_layer"]
 
 
+def _in_precision(method):
+    """Run a method of :class:`MLP` inside its backend's precision scope for the model's dtype
+    (JAX's 64-bit mode for a float64 model, for that call and thread alone)."""
+
+    @functools.wraps(method)
+    def scoped(self, *args, **kwargs):
+        with self.backend.precision_scope(self.variable_dtype):
+            return method(self, *args, **kwargs)
+
+    return scoped
+
+
 class MLP:
     """A multilayer perceptron on a pluggable backend.
 
@@ -94,9 +107,7 @@ class MLP:
         self.rng = np.random.default_rng(seed)
         host = _params if _params is not None else init_params(
             self.layers, init, self.init_scale, self.rng, self.variable_dtype)
-        # copies: training may update weights in place, and the caller's arrays stay untouched
-        self.params = [self.backend.asarray(np.array(p, dtype=self.variable_dtype),
-                                            self.variable_dtype) for p in host]
+        self.params = self._device_params(host)
         n_weights = len(self.layers) - 1
         # the penalties and reduction of the last fit, used by evaluate() and saved with the model
         self.l1 = self.l2 = (0.0,) * n_weights
@@ -151,8 +162,13 @@ class MLP:
             raise MLPError(f"set_weights needs {len(shapes)} numeric arrays of shapes {shapes}")
         if not all(np.isfinite(a).all() for a in arrays):
             raise MLPError("set_weights: the arrays hold NaN or infinite values")
-        self.params = [self.backend.asarray(np.array(a, dtype=self.variable_dtype),
-                                            self.variable_dtype) for a in arrays]
+        self.params = self._device_params(arrays)
+
+    @_in_precision
+    def _device_params(self, host: Sequence[np.ndarray]) -> list:
+        # copies: training may update weights in place, and the caller's arrays stay untouched
+        return [self.backend.asarray(np.array(p, dtype=self.variable_dtype), self.variable_dtype)
+                for p in host]
 
     def _network(self, input_delta: bool = False, penalties: tuple | None = None) -> Network:
         """The network, with the last fit's penalties and reduction unless ``penalties`` gives
@@ -174,6 +190,7 @@ class MLP:
         self.optimizer, self.opt_state = None, None
 
     # -- training ---------------------------------------------------------------------------
+    @_in_precision
     def fit(self, x: Any, y: Any, epochs: int = 35, batch_size: int = 500,
             optimizer: str | Optimizer = "rmsprop", learning_rate: float | None = None,
             l1: float | Sequence[float] = 0.0, l2: float | Sequence[float] = 0.0,
@@ -267,6 +284,7 @@ class MLP:
         self.history = history
 
     # -- inference ----------------------------------------------------------------------------
+    @_in_precision
     def predict_proba(self, x: Any) -> np.ndarray:
         """The network's outputs for each row of ``x`` (host NumPy array)."""
         x = self._check_x(x, "input")
@@ -281,6 +299,7 @@ class MLP:
         """The predicted class of each row of ``x``."""
         return np.argmax(self.predict_proba(x), axis=1)
 
+    @_in_precision
     def evaluate(self, x: Any, y: Any) -> dict[str, float]:
         """``{"loss", "accuracy"}`` on (x, y); the loss includes the last fit's L1/L2 penalty."""
         x, y = self._check_xy(x, y, "evaluation")

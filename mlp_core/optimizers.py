@@ -50,12 +50,16 @@ class Optimizer:
         return {"name": self.name, **asdict(self)}
 
     def init_state(self, be: Backend, params: list, dtype: str) -> dict:
-        return {"t": be.asarray(0.0, dtype)}  # number of updates done so far
+        # the number of updates done so far, an integer as Keras's ``iterations`` (int64; int32
+        # on JAX without its 64-bit mode): a float32 count stops at 2**24 updates
+        return {"t": be.asarray(0, "int64")}
 
-    def _lr(self, state: dict) -> Any:
+    def _lr(self, be: Backend, state: dict, like: Any) -> Any:
+        """The learning rate of this update, in the dtype of ``like`` (a gradient)."""
         if self.decay == 0:
             return self.learning_rate
-        return self.learning_rate / (1.0 + self.decay * state["t"])
+        t = be.xp.astype(state["t"], like.dtype)
+        return self.learning_rate / (1.0 + self.decay * t)
 
     def apply(self, be: Backend, params: list, grads: list, state: dict) -> tuple[list, dict]:
         raise NotImplementedError
@@ -76,11 +80,11 @@ class SGD(Optimizer):
         return state
 
     def apply(self, be, params, grads, state):
-        lr = self._lr(state)
+        lr = self._lr(be, state, grads[0])
         ms = state.get("m", [None] * len(params))
         out = [be.sgd_update(p, g, m, lr, self.momentum, self.nesterov)
                for p, g, m in zip(params, grads, ms)]
-        new = {"t": state["t"] + 1.0}
+        new = {"t": state["t"] + 1}
         if self.momentum:
             new["m"] = [m for _, m in out]
         return [p for p, _ in out], new
@@ -98,10 +102,10 @@ class RMSprop(Optimizer):
         return {**super().init_state(be, params, dtype), "v": [be.xp.zeros_like(p) for p in params]}
 
     def apply(self, be, params, grads, state):
-        lr = self._lr(state)
+        lr = self._lr(be, state, grads[0])
         out = [be.rmsprop_update(p, g, v, lr, self.rho, self.epsilon)
                for p, g, v in zip(params, grads, state["v"])]
-        return [p for p, _ in out], {"t": state["t"] + 1.0, "v": [v for _, v in out]}
+        return [p for p, _ in out], {"t": state["t"] + 1, "v": [v for _, v in out]}
 
 
 @dataclass
@@ -123,11 +127,11 @@ class Adam(Optimizer):
     def apply(self, be, params, grads, state):
         b1p = state["b1_power"] * self.beta_1
         b2p = state["b2_power"] * self.beta_2
-        alpha = self._lr(state) * be.xp.sqrt(1.0 - b2p) / (1.0 - b1p)
+        alpha = self._lr(be, state, grads[0]) * be.xp.sqrt(1.0 - b2p) / (1.0 - b1p)
         out = [be.adam_update(p, g, m, v, alpha, self.beta_1, self.beta_2, self.epsilon)
                for p, g, m, v in zip(params, grads, state["m"], state["v"])]
         return [p for p, _, _ in out], {
-            "t": state["t"] + 1.0, "m": [m for _, m, _ in out], "v": [v for _, _, v in out],
+            "t": state["t"] + 1, "m": [m for _, m, _ in out], "v": [v for _, _, v in out],
             "b1_power": b1p, "b2_power": b2p}
 
 

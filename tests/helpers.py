@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 from pathlib import Path
@@ -34,6 +35,19 @@ def make_backend(name: str, options: dict, device: str | None = None):
         return selection.get_backend(name, device, **options)
     except BackendUnavailable as exc:
         pytest.skip(str(exc))
+
+
+def in_float64(fn):
+    """Run ``fn`` (whose first argument, or ``backend=``, is a backend) inside the backend's
+    float64 precision scope: JAX's 64-bit mode, for that call alone, as a float64 model has it."""
+
+    @functools.wraps(fn)
+    def scoped(*args, **kwargs):
+        be = kwargs["backend"] if "backend" in kwargs else args[0]
+        with be.precision_scope("float64"):
+            return fn(*args, **kwargs)
+
+    return scoped
 
 
 IDX_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D,

@@ -13,6 +13,8 @@ from mlp_core.initializers import init_params
 from mlp_core.losses import LOSSES, get_loss
 from mlp_core.network import Network, backward, forward, penalty
 
+from .helpers import in_float64
+
 OUTPUTS = {"cce": ["sigmoid", "softmax"], "cce-normalized": ["sigmoid", "softmax"],
            "logloss": ["sigmoid", "softmax"], "binary_crossentropy": ["sigmoid", "softmax"],
            "mse": ["sigmoid", "softmax", "tanh", "relu", "identity"]}
@@ -23,6 +25,7 @@ COMBOS = [(h, o, loss, reg) for loss in OUTPUTS for o in OUTPUTS[loss]
           for h, reg in itertools.product(HIDDEN_ACTIVATIONS, REGS)]
 
 
+@in_float64
 def relative_errors(be, hidden, output, loss_name, l1, l2, seed=0, saturate=0):
     """Norm-wise relative error ||g - g_num|| / (||g|| + ||g_num||) for each parameter array.
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from mlp_core.backends.base import Backend
 
-from .helpers import make_backend
+from .helpers import in_float64, make_backend
 
 RNG = np.random.default_rng(0)
 SHAPE = (6, 5)
@@ -17,6 +17,7 @@ def host(*shape, positive=False):
     return np.abs(x) + 0.1 if positive else x
 
 
+@in_float64
 def run_both(backend, kernel, *host_args, scalars=()):
     """Call ``kernel`` on the backend and the generic kernel on the same backend's namespace."""
     generic = Backend(backend.xp, backend.device)
@@ -55,6 +56,7 @@ def test_kernel_matches_generic(backend, kernel, args, scalars):
 
 
 @pytest.mark.parametrize("transpose_a,transpose_b", [(False, False), (True, False), (False, True)])
+@in_float64
 def test_matmul_transposes(backend, transpose_a, transpose_b):
     a, b = host(5, 5), host(5, 5)
     got = backend.to_numpy(backend.matmul(backend.asarray(a), backend.asarray(b),
@@ -63,6 +65,7 @@ def test_matmul_transposes(backend, transpose_a, transpose_b):
                                rtol=1e-12)
 
 
+@in_float64
 def test_gather_rows(backend):
     x = host(10, 4)
     idx = np.array([9, 0, 3, 3])

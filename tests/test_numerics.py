@@ -12,6 +12,8 @@ from mlp_core.activations import get_activation
 from mlp_core.losses import get_loss
 from mlp_core.network import Network, backward, forward
 
+from .helpers import in_float64
+
 CLIPPED = [("cce-normalized", "sigmoid", [40.0, -40.0, -40.0]),
            ("cce-normalized", "softmax", [20.0, 0.0, 0.0]),
            ("logloss", "softmax", [20.0, 0.0, 0.0]),
@@ -19,6 +21,7 @@ CLIPPED = [("cce-normalized", "sigmoid", [40.0, -40.0, -40.0]),
 
 
 @pytest.mark.parametrize("loss,output,logits", CLIPPED, ids=[f"{c[0]}-{c[1]}" for c in CLIPPED])
+@in_float64
 def test_saturated_outputs_have_the_clipped_gradient(backend, loss, output, logits):
     """One layer, outputs clipped at both ends: the loss is flat there, so is its gradient."""
     act = get_activation(output, output=True)
@@ -139,6 +142,19 @@ def test_an_interrupted_fit_puts_back_the_weights_and_state(backend, tiny_data, 
     for a, b in zip(model.get_weights(), weights):
         np.testing.assert_array_equal(a, b)
     assert float(backend.to_numpy(model.opt_state["t"])) == state_t and model.l2 == (0.0, 0.0)
+
+
+def test_the_update_counter_is_an_integer_that_counts_past_2_to_the_24(backend, tiny_data):
+    """As Keras's ``iterations``: a float32 counter would stay at 2**24 (16,777,216 + 1 is
+    16,777,216 in float32), and the learning-rate decay with it."""
+    x, y = tiny_data
+    model = MLP([12, 8, 3], seed=0, backend=backend)
+    opt = SGD(learning_rate=0.01, decay=1e-3)
+    model.fit(x, y, epochs=1, batch_size=64, optimizer=opt, verbose=False)
+    model.opt_state["t"] = backend.asarray(2**24, "int64")
+    model.fit(x, y, epochs=1, batch_size=32, optimizer=opt, verbose=False)  # two updates
+    t = backend.to_numpy(model.opt_state["t"])
+    assert np.issubdtype(t.dtype, np.integer) and int(t) == 2**24 + 2
 
 
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")

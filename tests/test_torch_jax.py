@@ -88,9 +88,17 @@ def test_torch_threads_and_gpu():
 
 def test_jax_float64_threads_and_gpu():
     jax = pytest.importorskip("jax")
+    was = jax.config.jax_enable_x64
     model = MLP([4, 3, 2], dtype="float64", backend=make_backend("jax", {}))
-    assert jax.config.jax_enable_x64 and model.get_weights()[0].dtype == np.float64
-    assert model.backend.describe()["x64"] is True
+    history = model.fit(np.random.default_rng(0).random((20, 4)), np.arange(20) % 2, epochs=2,
+                        batch_size=8, verbose=False)
+    assert model.get_weights()[0].dtype == np.float64 and history.info["x64"] is True
+    assert model.predict_proba(np.ones((3, 4))).dtype == np.float64
+    # 64-bit mode was the model's alone: the user's other JAX code keeps JAX's own setting
+    assert jax.config.jax_enable_x64 == was and jax.numpy.asarray(1.0).dtype == np.float32
+    if not was:
+        with pytest.raises(MLPError, match="64-bit mode"):
+            model.backend.asarray(np.ones(2), "float64")
     with pytest.raises(MLPError, match="thread pool"):
         get_backend("jax", threads=2)
     try:

@@ -22,6 +22,11 @@ from mlp_core.pixels import take_rows, to_device
 
 def profile(backend: str, batch_size: int, dtype: str, pixels: bool, epochs: int = 5) -> dict:
     be = get_backend(backend)
+    with be.precision_scope(MLP([1, 1], dtype=dtype, backend=be).variable_dtype):
+        return _profile(be, batch_size, dtype, pixels, epochs)
+
+
+def _profile(be, batch_size: int, dtype: str, pixels: bool, epochs: int) -> dict:
     ds = load_dataset("fashion-mnist", as_pixels=pixels)
     model = MLP([784, 70, 30, 10], backend=be, dtype=dtype)
     model.l2 = (0.01, 0.01, 0.0)  # the seed-keras penalties

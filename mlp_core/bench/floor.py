@@ -46,6 +46,12 @@ def products_per_epoch(sizes: list[int], n: int, batch_size: int) -> float:
 def measure_floor(be: Backend, sizes: list[int], n: int, batch_size: int, dtype: str,
                   repeats: int = 5) -> float:
     """Seconds per epoch of the matrix products alone on backend ``be``."""
+    with be.precision_scope(dtype):
+        return _measure_floor(be, sizes, n, batch_size, dtype, repeats)
+
+
+def _measure_floor(be: Backend, sizes: list[int], n: int, batch_size: int, dtype: str,
+                   repeats: int) -> float:
     rng = np.random.default_rng(0)
 
     def arr(*shape):
