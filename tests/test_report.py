@@ -48,7 +48,7 @@ def external_references(page: str) -> list[str]:
 def test_the_report_is_one_self_contained_page(run_dir):
     page = (run_dir / "report.html").read_text()
     assert "<table>" in page and "<td>numpy</td>" in page and "<td>keras</td>" in page
-    assert page.count("src='data:image/png;base64,") >= 1
+    assert page.count('src="data:image/png;base64,') >= 1
     assert external_references(page) == [] and "<link" not in page
     assert "http://" not in page and "https://" not in page
     assert len(page.encode()) < 5 * 2**20

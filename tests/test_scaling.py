@@ -71,22 +71,44 @@ def _points():
         for model, per_sample in (("32", 1e4), ("512-512", 1e6)):
             for b in (16, 128, 1024, 8192):
                 f = per_sample * b
-                pts.append(Point("local", impl, model, b, "2", "float32", overhead + f / rate, f,
-                                 300.0))
+                t = overhead + f / rate
+                rounds = {r: t * (1 + 0.02 * ((r * 7) % 5 - 2) / 2) for r in range(8)}
+                pts.append(Point("local", impl, model, b, "2", "float32", t, f, 300.0, rounds))
     return pts
 
 
 def test_winners_and_crossovers_follow_the_cost_models():
     pts = _points()
     models = cost_models(pts)
-    assert models[("local", "2", "float32", "keras")].rate_gflops == pytest.approx(200.0)
+    assert models[("local", "2", "float32", "keras")].rate_gflops == pytest.approx(200.0, rel=0.01)
     wins = {(w["model"], w["batch_size"]): w for w in winners(pts)}
     assert wins[("32", 16)]["fastest"] == "numpy" and wins[("512-512", 8192)]["fastest"] == "keras"
-    assert wins[("32", 16)]["margin"] > 1
+    assert wins[("32", 16)]["margin"] > 1 and wins[("32", 16)]["margin_ci_low"] > 1
+    assert wins[("32", 16)]["verdict"] == "winner"
     [big] = [c for c in crossovers(pts, models) if c["model"] == "512-512"]
     # measured (interpolated) and predicted crossings agree where the times follow the models
     assert big["faster_at_smallest"] == "numpy"
     assert big["measured"][0] == pytest.approx(big["predicted"], rel=0.3)
+    lo, hi = big["significant"]  # where the intervals show the change: around the crossing
+    assert lo < big["measured"][0] < hi
+    model = models[("local", "2", "float32", "numpy")]
+    assert model.overhead_ci[0] <= model.overhead_s <= model.overhead_ci[1]
+    assert model.misfit_beyond_noise is False  # the times follow the model: only noise is left
+
+
+def test_a_cell_whose_implementations_cannot_be_told_apart_is_a_tie():
+    def point(impl, rounds):
+        return Point("local", impl, "32", 16, "2", "float32", float(np.median(rounds)), 1e6,
+                     None, dict(enumerate(rounds)))
+
+    rng = np.random.default_rng(3)
+    same = [point(i, list(1e-3 * (1 + 0.2 * rng.standard_normal(8)))) for i in ("a", "b")]
+    [cell] = winners(same)
+    assert cell["verdict"] == "tie" and sorted(cell["tied"]) == ["a", "b"]
+    assert cell["margin_ci_low"] < 1 < cell["margin_ci_high"]
+    few = [point("a", [1.0, 1.0, 1.0]), point("b", [2.0, 2.0, 2.0])]  # 3 rounds: no interval
+    [cell] = winners(few)
+    assert cell["verdict"] == "tie" and cell["margin"] == 2.0 and cell["margin_ci_low"] is None
 
 
 def test_synthetic_data_is_deterministic_and_learnable():

@@ -1,23 +1,25 @@
 """``report.html``: one self-contained page per bench run (or per ``mlp-core report``).
 
-The page puts together what the run wrote: the summary (``summary.md``), the scaling map
-(``scaling*.md``) and every plot, each inline (base64 PNG), with the commands that regenerate it.
-Every table sorts by a click on its header (a few lines of inline script). Nothing is fetched:
-no stylesheet, script, font or image comes from anywhere but the file itself, so it opens offline.
-Once the page has loaded, its ``<body>`` says how many of its images decoded
+The page is rendered from the same blocks as the Markdown files (:mod:`mlp_core.bench.document`),
+through a Jinja2 template with autoescaping on: the answer first, then the plots, then the
+tables, and at the end the commands that measure again and rebuild it. Every plot is inline
+(base64 PNG) and every table sorts by a click on its header (a few lines of inline script).
+Nothing is fetched: no stylesheet, script, font or image comes from anywhere but the file itself,
+so it opens offline. Once the page has loaded, its ``<body>`` says how many of its images decoded
 (``data-images-loaded="3/3"``), which the browser test reads.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+import jinja2
+from markupsafe import Markup
+
 from .. import __version__
 from ..fileio import atomic_write_text
+from .document import Block, inline_html, png_uri
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; padding: 0 1em;
@@ -31,6 +33,7 @@ td:first-child, th:first-child { text-align: left; }
 tr:nth-child(even) td { background: #fafafa; }
 pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+.scroll { max-width: 100%; overflow-x: auto; }
 .meta { color: #666; font-size: 0.85em; }
 """
 
@@ -59,71 +62,55 @@ window.addEventListener('load', () => {
 """
 
 
-def write_html(out_dir: str | Path, sections: list[tuple[str, list[Path]]],
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
+<style>{{ style }}</style></head>
+<body>
+<h1>{{ title }}</h1>
+<p class="meta">Written {{ written }} UTC by mlp-core {{ version }}, from the rows in
+<code>results.jsonl</code>.</p>
+{% for name, blocks in sections %}
+{% if sections | length > 1 %}<h1>{{ name }}</h1>{% endif %}
+{% for b in blocks %}{% set k = kind(b) %}
+{% set h = [b.level + demote, 6] | min if k == "Heading" %}
+{% if k == "Heading" %}<h{{ h }}>{{ inline(b.text) }}</h{{ h }}>
+{% elif k == "Paragraph" %}<p>{{ inline(b.text) }}</p>
+{% elif k == "Bullets" %}<ul>
+{% for item in b.items %}<li>{{ inline(item) }}</li>
+{% endfor %}</ul>
+{% elif k == "Plot" %}<img alt="{{ b.name }}" src="{{ png_uri(b.png) }}">
+{% elif k == "Table" %}<div class="scroll"><table><thead><tr>
+{% for c in b.columns %}<th>{{ c.heading }}</th>{% endfor %}
+</tr></thead><tbody>
+{% for row in b.cells() %}<tr>{% for cell in row %}<td>{{ inline(cell) }}</td>{% endfor %}</tr>
+{% endfor %}</tbody></table></div>
+{% endif %}{% endfor %}{% endfor %}
+<h2>Regenerate</h2>
+<p>Measure again:</p>
+<pre>{{ commands | join("\n") if commands else "(the command was not recorded)" }}</pre>
+<p>Rebuild this page and its files from the rows, without measuring:</p>
+<pre>mlp-core report {{ out_dir }} --out {{ out_dir }}</pre>
+<script>{{ script }}</script>
+</body></html>
+"""
+
+_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+_ENV.globals.update(kind=lambda b: type(b).__name__, png_uri=png_uri,
+                    inline=lambda text: Markup(inline_html(text)))
+
+
+def render_html(sections: list[tuple[str, list[Block]]], commands: list[str], out_dir: str,
+                title: str = "mlp-core benchmark") -> str:
+    """The page: for each section (a heading of its name when there are several), its blocks."""
+    return _ENV.from_string(TEMPLATE).render(
+        title=title, written=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}", version=__version__,
+        sections=sections, demote=1 + (len(sections) > 1), commands=commands, out_dir=out_dir,
+        style=Markup(STYLE), script=Markup(SCRIPT))
+
+
+def write_html(out_dir: str | Path, sections: list[tuple[str, list[Block]]],
                commands: list[str], title: str = "mlp-core benchmark") -> Path:
-    """``report.html`` in ``out_dir``: for each section, its Markdown file(s) and plots, in
-    order (a heading of the section's name when there are several); returns its path."""
-    body = [f"<h1>{html.escape(title)}</h1>",
-            f"<p class='meta'>Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by "
-            f"mlp-core {__version__}, from the rows in <code>results.jsonl</code>.</p>",
-            "<h2>Regenerate</h2>", "<p>Measure again:</p>",
-            "<pre>" + html.escape("\n".join(commands) or "(the command was not recorded)")
-            + "</pre>",
-            "<p>Rebuild this page and its files from the rows, without measuring:</p>",
-            f"<pre>mlp-core report {html.escape(str(out_dir))} --out "
-            f"{html.escape(str(out_dir))}</pre>"]
-    for name, files in sections:
-        if len(sections) > 1:
-            body.append(f"<h1>{html.escape(name)}</h1>")
-        for path in files:
-            if path.suffix == ".md":
-                body.append(markdown_to_html(path.read_text(), demote=1 + (len(sections) > 1)))
-            elif path.suffix == ".png":
-                data = base64.b64encode(path.read_bytes()).decode()
-                body.append(f"<img alt='{html.escape(path.stem)}' "
-                            f"src='data:image/png;base64,{data}'>")
-    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
-            + "\n".join(body) + f"\n<script>{SCRIPT}</script>\n</body></html>\n")
+    """``report.html`` in ``out_dir``, written atomically; returns its path."""
     path = Path(out_dir) / "report.html"
-    atomic_write_text(path, page)
+    atomic_write_text(path, render_html(sections, commands, str(out_dir), title))
     return path
-
-
-def _inline(text: str) -> str:
-    text = html.escape(text, quote=False)
-    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
-
-
-def markdown_to_html(text: str, demote: int = 0) -> str:
-    """The Markdown mlp-core writes (headings, paragraphs, lists, pipe tables) as HTML.
-    ``demote``: headings that many levels down (the page has its own title above them)."""
-    out, lines, i = [], text.splitlines(), 0
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith("#"):
-            level = min(len(line) - len(line.lstrip("#")) + demote, 6)
-            out.append(f"<h{level}>{_inline(line.lstrip('#').strip())}</h{level}>")
-        elif line.startswith("|"):
-            block = []
-            while i < len(lines) and lines[i].startswith("|"):
-                block.append([c.strip() for c in lines[i].strip().strip("|").split("|")])
-                i += 1
-            head, rows = block[0], [r for r in block[1:] if not set("".join(r)) <= set("- :")]
-            out.append("<table><thead><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in head)
-                       + "</tr></thead><tbody>" + "".join(
-                           "<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>"
-                           for r in rows) + "</tbody></table>")
-            continue
-        elif line.startswith("- "):
-            items = []
-            while i < len(lines) and lines[i].startswith("- "):
-                items.append(f"<li>{_inline(lines[i][2:])}</li>")
-                i += 1
-            out.append("<ul>" + "".join(items) + "</ul>")
-            continue
-        elif line.strip():
-            out.append(f"<p>{_inline(line)}</p>")
-        i += 1
-    return "\n".join(out)

@@ -10,22 +10,41 @@ from pathlib import Path
 
 from ..errors import MLPError
 from ..fileio import atomic_write_text
+from .document import Block, Heading, Plot
 from .html_report import write_html
-from .report import write_reports
+from .report import summary_csv, summary_document, write_document
 from .rows import LOCAL, RESULTS, key, read_results
-from .scaling_report import is_sweep, write_scaling
+from .scaling_report import is_sweep, scaling_documents
 
 
 def write_outputs(rows: list[dict], out_dir: str | Path,
                   skipped: dict[str, str] | None = None) -> tuple[list[dict], list[Path]]:
     """Every file a run publishes in ``out_dir``; returns the summary and the files."""
-    out = Path(out_dir)
-    summary, written = write_reports(rows, out, skipped)
-    if is_sweep(rows):
-        written += write_scaling(rows, out)
-    page_parts = [p for p in written if p.suffix in (".md", ".png")]
-    written.append(write_html(out, [("", page_parts)], commands_of(rows)))
+    summary, written, page = _write_documents(rows, Path(out_dir), skipped)
+    written.append(write_html(out_dir, [("", page)], commands_of(rows)))
     return summary, written
+
+
+def _write_documents(rows: list[dict], out: Path, skipped: dict[str, str] | None
+                     ) -> tuple[list[dict], list[Path], list[Block]]:
+    """The summary's and, after a sweep, the scaling map's files; returns the summary, the
+    files and the page's blocks, in the order a reader wants: the answer, the plots, the
+    tables."""
+    summary, blocks = summary_document(rows, skipped)
+    written = write_document(blocks, out, "summary", summary_csv(summary))
+    if is_sweep(rows):
+        for suffix, more, csv_text in scaling_documents(rows):
+            written += write_document(more, out, f"scaling{suffix}", csv_text)
+            blocks = blocks + more
+    return summary, written, page_order(blocks)
+
+
+def page_order(blocks: list[Block]) -> list[Block]:
+    """The title and the answer (the blocks before the first section), every plot, the rest."""
+    first = next((i for i, b in enumerate(blocks) if isinstance(b, Heading) and b.level > 1),
+                 len(blocks))
+    return (blocks[:first] + [b for b in blocks if isinstance(b, Plot)]
+            + [b for b in blocks[first:] if not isinstance(b, Plot)])
 
 
 def commands_of(rows: list[dict]) -> list[str]:
@@ -80,12 +99,11 @@ def rebuild(dirs: list[str | Path], out_dir: str | Path) -> list[Path]:
         folder.mkdir(exist_ok=True)
         atomic_write_text(folder / RESULTS, "".join(json.dumps(r, default=str) + "\n"
                                                     for r in group))
-        files = write_outputs(group, folder)[1]
+        _, files, page = _write_documents(group, folder, None)
         written += [folder / RESULTS, *files]
         machines = sorted({r.get("machine", LOCAL) for r in group})
         sections.append((f"Configuration {i} ({len(group)} rows; machines: "
-                         f"{', '.join(machines)})",
-                         [p for p in files if p.suffix in (".md", ".png")]))
+                         f"{', '.join(machines)})", page))
     written.append(write_html(out, sections, commands_of(rows),
                               title=f"mlp-core benchmark: {len(groups)} configurations"))
     return written

@@ -1,145 +1,90 @@
-"""Summaries of benchmark rows: medians, spread, ratios to Keras and to the floor; table, plot."""
+"""The summary of a bench run as a document: the answer (the verdicts), the plot, the table of
+every cell, the verdict of every sweep point, the failures; written as ``summary.md`` and
+``summary.csv`` and shown on ``report.html``. The numbers come from :mod:`summary`, their
+statistics from :mod:`stats`; each column is declared once, below."""
 
 from __future__ import annotations
 
 import csv
 import io
-import statistics
 from pathlib import Path
 
 from ..fileio import atomic_write_bytes, atomic_write_text
-from .impls import DTYPE_MODIFIERS, FLOOR_PREFIX, KERAS
-from .rows import LOCAL, cell_key, measured_time, model_name
+from . import stats
+from .document import Block, Bullets, Column, Heading, Paragraph, Plot, Table, to_markdown
+from .rows import LOCAL, model_name, names_machines
+from .summary import answer, summarize, verdicts
 
-COLUMNS = ["machine", "impl", "model", "batch_size", "threads_asked", "dtype", "runs", "median_s",
-           "min_s", "max_s", "spread_pct", "per_epoch_s", "vs_keras", "vs_floor", "gflops",
-           "pct_peak", "test_accuracy", "peak_rss_mb", "rss_vs_keras", "threads"]
-HEADINGS = ["machine", "implementation", "model", "batch", "threads asked", "dtype", "runs",
-            "median s", "min s", "max s", "spread", "s/epoch", "vs Keras", "vs floor", "GFLOP/s",
-            "% sgemm peak", "test acc", "peak RSS MB", "RSS vs Keras", "threads"]
-#: columns shown only where their value varies between the rows (one machine: no machine column)
+
+def _ratio(name: str, heading: str) -> Column:
+    """A ratio with its interval, ``0.49x [0.44, 0.55]``."""
+    def fmt(row: dict) -> str:
+        return stats.fmt_ratio(stats.Estimate(row[name], row.get(f"{name}_ci_low"),
+                                              row.get(f"{name}_ci_high"), 0))
+    return Column(name, heading, fmt, whole_row=True,
+                  csv=(name, f"{name}_ci_low", f"{name}_ci_high"))
+
+
+def _interval(row: dict) -> str:
+    low, high = row.get("median_s_ci_low"), row.get("median_s_ci_high")
+    return "" if low is None else f"[{stats.fmt_seconds(low)}, {stats.fmt_seconds(high)}]"
+
+
+#: the summary's columns, once: heading, format, CSV fields
+COLUMNS = [
+    Column("machine", "machine"), Column("impl", "implementation"), Column("model", "model"),
+    Column("batch_size", "batch"), Column("threads_asked", "threads asked"),
+    Column("dtype", "dtype"), Column("runs", "runs"),
+    Column("median_s", "median", stats.fmt_seconds),
+    Column("median_s_ci_low", "95% interval", _interval, whole_row=True,
+           csv=("median_s_ci_low", "median_s_ci_high")),
+    Column("min_s", "min", stats.fmt_seconds), Column("max_s", "max", stats.fmt_seconds),
+    Column("spread_pct", "spread", lambda v: f"{v:.0f}%"),
+    Column("unstable", "stable", lambda v: "unstable" if v else "yes", csv=("cv", "unstable")),
+    Column("per_epoch_s", "per epoch", stats.fmt_seconds),
+    _ratio("vs_keras", "vs Keras"), _ratio("vs_floor", "vs floor"),
+    Column("gflops", "GFLOP/s", lambda v: f"{v:.0f}"),
+    Column("pct_peak", "% sgemm peak", lambda v: f"{v:.0f}%"),
+    Column("test_accuracy", "test acc", lambda v: f"{v:.4f}"),
+    Column("peak_rss_mb", "peak RSS MB", lambda v: f"{v:.0f}"),
+    Column("rss_vs_keras", "RSS vs Keras", lambda v: f"{v:.2f}x"),
+    Column("threads", "threads"),
+]
+#: shown only where their value varies between the rows (one machine: no machine column)
 OPTIONAL = ("machine", "model", "threads_asked", "dtype")
+CSV_FIELDS = [f for c in COLUMNS for f in c.csv_fields]
+
+VERDICT_COLUMNS = [
+    Column("machine", "machine"), Column("model", "model"), Column("batch_size", "batch"),
+    Column("threads", "threads"), Column("dtype", "dtype"), Column("fastest", "fastest"),
+    Column("seconds", "median", stats.fmt_seconds), Column("runner_up", "runner-up"),
+    _ratio("margin", "runner-up / fastest"),
+    Column("verdict", "verdict", whole_row=True,
+           fmt=lambda v: "winner" if v["verdict"] == "winner"
+           else "tie: " + ", ".join(v["tied"])),
+    Column("rounds", "rounds"),
+]
 
 
+def shown_columns(columns: list[Column], items: list[dict]) -> list[Column]:
+    """The columns a table shows: none that is empty in every row; the optional ones where
+    they tell rows apart (the machine: unless every row is local)."""
+    def varies(c: Column) -> bool:
+        if c.key == "machine":
+            return names_machines(items)
+        return len({str(s.get(c.key)) for s in items}) > 1
+
+    return [c for c in columns if any(c.cell(s) for s in items)
+            and (c.key not in OPTIONAL or varies(c))]
 
 
-
-def summarize(rows: list[dict]) -> list[dict]:
-    """One summary per (machine, implementation, model, batch size, threads, dtype) from its
-    successful rows. Ratios compare medians of the same machine and sweep point."""
-    cells: dict[tuple, list[dict]] = {}
-    for r in rows:
-        if r.get("status") == "ok":
-            cells.setdefault(cell_key(r), []).append(r)
-
-    def median(key, group):
-        values = [g[key] for g in group if g.get(key) is not None]
-        return statistics.median(values) if values else None
-
-    med = {k: statistics.median(measured_time(g) for g in group) for k, group in cells.items()}
-    rss = {k: median("peak_rss_mb", g) for k, g in cells.items()}
-    peaks: dict[str, list[float]] = {}  # the machine's sgemm peak, measured with the floors
-    for (mach, *_), group in cells.items():
-        peaks.setdefault(mach, []).extend(g["sgemm_peak_gflops"] for g in group
-                                          if g.get("sgemm_peak_gflops"))
-    # the Keras reference of each sweep point and dtype: "keras", or "keras+f64" and
-    # "keras+mixed_bfloat16", whose modifier set the dtype (like for like)
-    keras_of = {(k[0], *k[2:]): k for k in sorted(cells, key=lambda k: k[1] == KERAS)
-                if _is_keras(k[1])}  # (plain "keras" last: it wins where both ran a dtype)
-    out = []
-    for k, group in sorted(cells.items(), key=lambda kv: (
-            kv[0][0], _model_order(kv[0][2]), kv[0][3], str(kv[0][4]), str(kv[0][5]),
-            _order(kv[0][1]))):
-        mach, impl, model, bs, threads, dtype = k
-        times = [measured_time(g) for g in group]
-        library = group[0].get("library")
-        keras_key = keras_of.get((mach, model, bs, threads, dtype))
-        floor_key = (mach, FLOOR_PREFIX + library, model, bs, threads, dtype)
-        keras, floor, m = med.get(keras_key), med.get(floor_key), med[k]
-        gflops = median("gflops", group)
-        peak = statistics.median(peaks[mach]) if peaks.get(mach) else None
-        not_ours = _is_keras(impl) or impl.startswith(FLOOR_PREFIX)
-        out.append({
-            "machine": mach, "impl": impl, "model": model, "batch_size": bs,
-            "threads_asked": threads, "dtype": dtype, "runs": len(group), "median_s": m,
-            "min_s": min(times), "max_s": max(times),
-            "spread_pct": 100 * (max(times) - min(times)) / m if m else None,
-            "per_epoch_s": median("epoch_equivalent_time", group) or median("time_per_epoch",
-                                                                             group),
-            "vs_keras": m / keras if keras and not _is_keras(impl) else None,
-            "vs_floor": m / floor if floor and not impl.startswith(FLOOR_PREFIX) else None,
-            "gflops": gflops, "pct_peak": 100 * gflops / peak if gflops and peak else None,
-            "test_accuracy": median("test_accuracy", group),
-            "peak_rss_mb": None if impl.startswith(FLOOR_PREFIX) else rss[k],
-            "rss_vs_keras": (rss[k] / rss[keras_key] if keras_key in rss and rss[keras_key]
-                             and rss[k] and not not_ours else None),
-            "threads": group[0].get("threads_used", group[0].get("threads")),
-            "per_step": group[0].get("step_time") is not None,
-        })
-    return out
-
-
-def _base(impl: str) -> str:
-    """The backend variant (or keras) an implementation runs: no modifier, no floor prefix."""
-    return impl.split("+")[0].removeprefix(FLOOR_PREFIX)
-
-
-def _names_dtype(impl: str) -> bool:
-    """Whether a modifier of ``impl`` sets its dtype (``+f64``, ``+mixed_bfloat16``)."""
-    return any(m in DTYPE_MODIFIERS for m in impl.split("+")[1:])
-
-
-def _is_keras(impl: str) -> bool:
-    return impl.split("+")[0] == KERAS
-
-
-def _model_order(model: str) -> tuple:
-    """Smaller models first: by their total hidden units, then their sizes."""
-    sizes = [int(n) for n in model.split("-") if n.isdigit()]
-    return sum(sizes), sizes
-
-
-def _order(impl: str) -> tuple:
-    return (impl.startswith(FLOOR_PREFIX), _is_keras(impl), impl)
-
-
-def _fmt(value, key: str) -> str:
-    if value is None:
-        return ""
-    if key in ("vs_keras", "vs_floor", "rss_vs_keras"):
-        return f"{value:.2f}x"
-    if key in ("spread_pct", "pct_peak"):
-        return f"{value:.0f}%"
-    if key == "gflops":
-        return f"{value:.0f}"
-    if key == "test_accuracy":
-        return f"{value:.4f}"
-    if key == "peak_rss_mb":
-        return f"{value:.0f}"
-    if isinstance(value, float) and key in ("median_s", "min_s", "max_s") and value < 0.1:
-        return f"{value:.3g}"  # seconds per step: three significant digits
-    if isinstance(value, float):
-        return f"{value:.3f}" if key == "per_epoch_s" else f"{value:.2f}"
-    return str(value)
-
-
-def _show_machine(items: list[dict]) -> bool:
-    """Whether any row or summary comes from another machine (then every one names its machine)."""
-    return any(s.get("machine", LOCAL) != LOCAL for s in items)
+def summary_table(summary: list[dict]) -> Table:
+    return Table(shown_columns(COLUMNS, summary), summary)
 
 
 def markdown_table(summary: list[dict]) -> str:
-    """The summary as a Markdown table; the machine, model, threads and dtype columns appear
-    where they tell rows apart (the machine: unless every row is local)."""
-    shown = [(h, c) for h, c in zip(HEADINGS, COLUMNS) if c not in OPTIONAL
-             or (c == "machine" and _show_machine(summary))
-             or (c != "machine" and len({str(s[c]) for s in summary}) > 1)]
-    steps = summary and summary[0].get("per_step")
-    lines = ["| " + " | ".join(h.replace("median s", "median s/step") if steps else h
-                               for h, _ in shown) + " |", "|" + " --- |" * len(shown)]
-    for s in summary:
-        lines.append("| " + " | ".join(_fmt(s[c], c) for _, c in shown) + " |")
-    return "\n".join(lines)
+    """The summary as a Markdown table (what ``mlp-core bench`` prints)."""
+    return to_markdown([summary_table(summary)]).rstrip("\n")
 
 
 def machine_description(group: list[dict]) -> str:
@@ -163,7 +108,7 @@ def machine_description(group: list[dict]) -> str:
                     else "no kernel pin" + (" (--native-blas)"
                                             if first["config"].get("native_blas") else "")))
     if peaks:
-        text += f"; sgemm peak {statistics.median(peaks):.0f} GFLOP/s"
+        text += f"; sgemm peak {stats.median(peaks):.0f} GFLOP/s"
     if loads:
         text += f"; load average before the runs {min(loads):.2f}-{max(loads):.2f}"
     return text + "; " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
@@ -177,7 +122,7 @@ def environment_line(rows: list[dict]) -> str:
     machines: dict[str, list[dict]] = {}
     for r in ok:
         machines.setdefault(r.get("machine", LOCAL), []).append(r)
-    named = _show_machine(ok)
+    named = names_machines(ok)
     parts = [(f"{name}: " if named else "") + machine_description(group)
              for name, group in sorted(machines.items())]
     cfg = ok[0]["config"]
@@ -193,121 +138,86 @@ def environment_line(rows: list[dict]) -> str:
               f"{dtypes}, threads {threads}.")
 
 
+def summary_document(rows: list[dict], skipped: dict[str, str] | None = None,
+                     plot: bool = True) -> tuple[list[dict], list[Block]]:
+    """The summary of ``rows`` and its document: the answer, the plot, the tables, the notes."""
+    summary = summarize(rows)
+    points = verdicts(summary)
+    per_step = any(s["per_step"] for s in summary)
+    blocks: list[Block] = [Heading("mlp-core benchmark", 1)]
+    if points:
+        blocks.append(Paragraph("**" + answer(points) + "**"))
+    blocks.append(Paragraph(environment_line(rows)))
+    if plot and summary and not per_step:  # (a per-step sweep's plots are the scaling map's)
+        from .summary_plot import plot_summary
+
+        ok = [r for r in rows if r.get("status") == "ok"]
+        one_machine = len({r.get("machine", LOCAL) for r in ok}) == 1
+        # the CPU, its BLAS kernel and sgemm peak (several machines: their names in the legend)
+        title = "; ".join(machine_description(ok).split("; ")[:3]) if one_machine else ""
+        png = plot_summary(summary, title)
+        if png is not None:
+            blocks.append(Plot("plot", png))
+    measure = ("Median seconds per training step (one epoch of exactly `--steps` batches, "
+               "timed after a warm-up over the same batches, each cell in a fresh process); "
+               "`per epoch` is that rate over an epoch of the training set" if per_step else
+               "Median training time (`fit` wall time, each run in a fresh process, after a "
+               "warm-up of at least 200 steps unless `--no-warmup`)")
+    blocks += [Heading("Every cell"), Paragraph(
+        measure + ", with its 95% interval (order statistics; none below 6 runs). `vs Keras` "
+        "and `vs floor` are ratios taken round by round on the same machine and sweep point, "
+        "with their 95% intervals. The floor is the matrix products of the epochs alone in the "
+        "implementation's library. `unstable`: runs whose coefficient of variation is 10% or "
+        "more. GFLOP/s: the matrix products' useful work per second of training; "
+        "`% sgemm peak` divides it by this machine's large-sgemm rate (NumPy's BLAS). "
+        "`docs/methodology.md` explains the statistics."), summary_table(summary)]
+    if points:
+        blocks += [Heading("Verdicts"), Paragraph(
+            "A sweep point's fastest implementation is named only where the 95% interval of "
+            "the runner-up's time over its own, round by round, excludes 1; otherwise the "
+            "implementations that cannot be told apart are a tie."),
+            Table(shown_columns(VERDICT_COLUMNS, points), points)]
+    return summary, blocks + _notes(rows, skipped)
+
+
+def _notes(rows: list[dict], skipped: dict[str, str] | None) -> list[Block]:
+    out: list[Block] = []
+    if skipped:
+        out.append(Paragraph("Not measured: " + "; ".join(f"{k} ({v})"
+                                                          for k, v in skipped.items()) + "."))
+    errors = [r for r in rows if r.get("status") != "ok"]
+    if errors:
+        out += [Paragraph("Failed measurements:"), Bullets([
+            f"{r['impl']}" + (f" model {model_name(r['layers'])}" if r.get("layers") else "")
+            + f" batch {r['batch_size']} run {r['repeat']}"
+            + (f" on {r['machine']}" if r.get("machine", LOCAL) != LOCAL else "")
+            + f": {r.get('error')}" for r in errors])]
+    return out
+
+
+def summary_csv(summary: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(summary)
+    return buf.getvalue()
+
+
 def write_reports(rows: list[dict], out_dir: str | Path, skipped: dict[str, str] | None = None,
                   plot: bool = True) -> tuple[list[dict], list[Path]]:
     """``summary.md``, ``summary.csv`` and (with matplotlib) ``plot.png``, each written
     atomically; returns the summary and the files written."""
-    out = Path(out_dir)
-    summary = summarize(rows)
-    errors = [r for r in rows if r.get("status") != "ok"]
-    per_step = any(r.get("step_time") is not None for r in rows)
-    measure = ("Median seconds per training step (one epoch of exactly `--steps` batches, timed "
-               "after a warm-up over the same batches, each cell in a fresh process); "
-               "`s/epoch` is that rate over an epoch of the training set" if per_step else
-               "Median training time (`fit` wall time, each run in a fresh process, after a "
-               "warm-up of at least 200 steps unless `--no-warmup`)")
-    md = ["# mlp-core benchmark", "", environment_line(rows), "",
-          measure + "; `vs Keras` and `vs floor` divide "
-          "medians of the same machine and sweep point. "
-          "The floor is the matrix products of the epochs alone in the implementation's "
-          "library. GFLOP/s: the matrix products' useful work per second of training; "
-          "`% sgemm peak` divides it by this machine's large-sgemm rate (NumPy's BLAS).", "",
-          markdown_table(summary)]
-    if skipped:
-        md += ["", "Not measured: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()) + "."]
-    if errors:
-        md += ["", "Failed measurements:"] + [
-            f"- {r['impl']}" + (f" model {model_name(r['layers'])}" if r.get("layers") else "")
-            + f" batch {r['batch_size']} run {r['repeat']}"
-            + (f" on {r['machine']}" if r.get("machine", LOCAL) != LOCAL else "")
-            + f": {r.get('error')}" for r in errors]
-    written = [out / "summary.md", out / "summary.csv"]
-    atomic_write_text(written[0], "\n".join(md) + "\n")
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
-    w.writeheader()
-    w.writerows(summary)
-    atomic_write_text(written[1], buf.getvalue())
-    # (a per-step sweep's plots are the scaling map's)
-    if plot and summary and not any(s["per_step"] for s in summary):
-        ok = [r for r in rows if r.get("status") == "ok"]
-        one_machine = len({r.get("machine", LOCAL) for r in ok}) == 1
-        # the CPU, its BLAS kernel and sgemm peak (several machines: their names in the legend)
-        title = "; ".join(machine_description(ok).split("; ")[:3]) if ok and one_machine else ""
-        png = plot_summary(summary, title)
-        if png is not None:
-            atomic_write_bytes(out / "plot.png", png)
-            written.append(out / "plot.png")
-    return summary, written
+    summary, blocks = summary_document(rows, skipped, plot)
+    return summary, write_document(blocks, Path(out_dir), "summary", summary_csv(summary))
 
 
-def plot_summary(summary: list[dict], machine: str = "") -> bytes | None:
-    """Train time against batch size per implementation (and machine), and the ratio to Keras
-    (PNG bytes), titled with the machine description."""
-    try:  # a Figure, not pyplot: no global state, a notebook's plotting backend stays its own
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    # one line per implementation and whatever else varies: machine, model, threads, dtype
-    varying = [c for c in ("model", "threads_asked", "dtype")
-               if len({str(s[c]) for s in summary}) > 1]
-    fig = Figure(figsize=(12, 4.8))
-    ax1, ax2 = fig.subplots(1, 2)
-    for label, style, pts in _plot_series(summary, varying):
-        bs = [p[0] for p in pts]
-        spread = [[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]]
-        ax1.errorbar(bs, [p[1] for p in pts], yerr=spread, label=label, capsize=3, **style)
-        ratio = [(b, p[4]) for b, p in zip(bs, pts) if p[4] is not None]
-        if ratio:
-            ax2.plot([r[0] for r in ratio], [r[1] for r in ratio], label=label, **style)
-    per_step = bool(summary[0].get("per_step"))
-    ax1.set(xscale="log", yscale="log", xlabel="batch size",
-            ylabel="seconds per step (median)" if per_step else "training time (s, median)",
-            title="Time per step by batch size" if per_step else "Training time by batch size")
-    ax2.axhline(1.0, color="grey", linewidth=1)
-    ax2.set(xscale="log", xlabel="batch size", ylabel="time / Keras time",
-            title="Relative to Keras of the same dtype (below 1: faster)")
-    if not ax2.get_lines()[1:]:  # only the 1.0 line: nothing was compared with Keras
-        ax2.text(0.5, 0.5, "Keras not measured", ha="center", transform=ax2.transAxes)
-    for ax in (ax1, ax2):
-        ax.grid(True, which="both", alpha=0.3)
-    if machine:
-        fig.suptitle(machine, fontsize=7, wrap=True)
-    fig.tight_layout()
-    handles, labels = ax1.get_legend_handles_labels()
-    if handles:  # one legend for both panels, below them, so that it hides no line
-        rows = -(-len(handles) // 4)
-        fig.set_size_inches(12, 4.8 + 0.22 * rows)
-        fig.subplots_adjust(bottom=(0.12 * 4.8 + 0.22 * rows) / (4.8 + 0.22 * rows))
-        fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    return buf.getvalue()
-
-
-def _plot_series(summary: list[dict], varying: list[str]):
-    """``(label, line style, points)`` of each line: points ``(batch size, median, min, max,
-    vs Keras)``. One colour per base implementation and machine (a floor and a "+modifier" row
-    take their library's; in a sweep, one per series), the same in both panels; the line style
-    tells floors and modifiers apart."""
-    named = _show_machine(summary)
-
-    def series_of(s: dict) -> tuple:
-        return (s["machine"], s["impl"], *(s[c] for c in varying))
-
-    def colour_key(key: tuple) -> tuple:
-        return key if varying else (key[0], _base(key[1]))
-
-    series = list(dict.fromkeys(series_of(s) for s in summary))
-    bases = list(dict.fromkeys(colour_key(k) for k in series))
-    for key in series:
-        mach, impl = key[:2]
-        pts = sorted((s["batch_size"], s["median_s"], s["min_s"], s["max_s"], s["vs_keras"])
-                     for s in summary if series_of(s) == key)
-        label = " ".join([impl, *(f"{c.split('_')[0]} {v}" for c, v in zip(varying, key[2:])
-                                  if not (c == "dtype" and _names_dtype(impl)))]
-                         + ([f"on {mach}"] if named else []))
-        style = ({"linestyle": "--", "marker": None} if impl.startswith(FLOOR_PREFIX)
-                 else {"linestyle": ":", "marker": "s"} if "+" in impl else {"marker": "o"})
-        style["color"] = f"C{bases.index(colour_key(key)) % 10}"
-        yield label, style, pts
+def write_document(blocks: list[Block], out: Path, name: str, csv_text: str) -> list[Path]:
+    """``<name>.md``, ``<name>.csv`` and the document's plots (``<plot name>.png``)."""
+    written = [out / f"{name}.md", out / f"{name}.csv"]
+    atomic_write_text(written[0], to_markdown(blocks))
+    atomic_write_text(written[1], csv_text)
+    for b in blocks:
+        if isinstance(b, Plot):
+            atomic_write_bytes(out / f"{b.name}.png", b.png)
+            written.append(out / f"{b.name}.png")
+    return written

@@ -52,6 +52,12 @@ def key(row: dict) -> tuple:
     return (*cell_key(row), row["repeat"])
 
 
+def names_machines(items: list[dict]) -> bool:
+    """Whether any row (or summary) comes from another machine than this one: then every table
+    and label names its machine."""
+    return any(s.get("machine", LOCAL) != LOCAL for s in items)
+
+
 def measured_time(row: dict) -> float:
     """A row's time: seconds per step in a per-step sweep, else the whole fit's seconds."""
     return row["step_time"] if row.get("step_time") is not None else row["fit_time"]

@@ -11,14 +11,15 @@ batches, a high rate large ones, and the batch size where the two costs are equa
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import stats
 from .impls import FLOOR_PREFIX, KERAS
 from .rows import LOCAL, cell_key, measured_time, model_name
+from .summary import paired
 
 #: a median relative error above this: the model does not describe the implementation well, and
 #: the map names it with what its residuals show
@@ -31,8 +32,21 @@ class CostModel:
 
     overhead_s: float
     rate_gflops: float  # math.inf when the steps cost no more for more work
-    median_rel_error: float
+    median_rel_error: float  # of the fit against the cells' medians
     cells: int
+    #: 95% intervals of the two parameters, from a bootstrap over rounds (None: one round)
+    overhead_ci: tuple[float, float] | None = None
+    rate_ci: tuple[float, float] | None = None
+    #: the measurement noise: median |sample - its cell's median| / that median
+    noise: float | None = None
+
+    @property
+    def misfit_beyond_noise(self) -> bool | None:
+        """Whether the fit misses the cells by more than their samples scatter (then the model
+        is wrong for this implementation; otherwise more rounds would narrow it down)."""
+        if self.noise is None:
+            return None
+        return self.median_rel_error > max(2 * self.noise, 0.02)
 
     def predict(self, flops: float) -> float:
         return self.overhead_s + (flops / (self.rate_gflops * 1e9) if self.rate_gflops else 0)
@@ -93,9 +107,10 @@ class Point:
     batch_size: int
     threads: str  # the thread count asked for ("default": none was)
     dtype: str
-    seconds: float  # per step
+    seconds: float  # per step: the median over the rounds
     flops: float  # per step
     peak_gflops: float | None
+    rounds: dict[int, float] = field(default_factory=dict, compare=False)  # repeat -> seconds
 
     @property
     def group(self) -> tuple[str, str, str]:
@@ -125,37 +140,87 @@ def points(rows: list[dict]) -> list[Point]:
         own = threads is None and asked and not backends.entry(parse_impl(impl).backend).threads
         peaks = [g["sgemm_peak_gflops"] for g in group if g.get("sgemm_peak_gflops")]
         for t in asked if own else ["default" if threads is None else str(threads)]:
+            rounds: dict[int, float] = {}
+            for g in group:
+                rounds.setdefault(g["repeat"], measured_time(g))
             out.append(Point(first.get("machine", LOCAL), f"{impl} (own threads)" if own else impl,
                              model_name(first.get("layers")), first["batch_size"], t,
-                             str(first.get("dtype")),
-                             statistics.median(measured_time(g) for g in group),
-                             first["flops_per_step"], statistics.median(peaks) if peaks else None))
+                             str(first.get("dtype")), stats.median(list(rounds.values())),
+                             first["flops_per_step"], stats.median(peaks) if peaks else None,
+                             rounds))
     return out
 
 
-def cost_models(pts: list[Point]) -> dict[tuple, CostModel]:
-    """One cost model per (machine, threads, dtype, implementation)."""
+def cost_models(pts: list[Point], resamples: int = 200) -> dict[tuple, CostModel]:
+    """One cost model per (machine, threads, dtype, implementation), fitted on every sample
+    (each cell's time in each round), with its parameters' intervals from a bootstrap over
+    rounds and the noise it is judged against."""
     by: dict[tuple, list[Point]] = {}
     for p in pts:
         by.setdefault((*p.group, p.impl), []).append(p)
-    return {k: fit_cost_model([p.flops for p in v], [p.seconds for p in v])
-            for k, v in by.items() if len(v) >= 2}
+    return {k: _fit_with_noise(v, resamples) for k, v in by.items() if len(v) >= 2}
+
+
+def _fit_with_noise(cells: list[Point], resamples: int) -> CostModel:
+    samples = [(p.flops, t, r) for p in cells for r, t in p.rounds.items()] or [
+        (p.flops, p.seconds, 0) for p in cells]
+    fit = fit_cost_model([f for f, _, _ in samples], [t for _, t, _ in samples])
+    median_error = stats.median([abs(fit.predict(p.flops) - p.seconds) / p.seconds
+                                 for p in cells])
+    noise = [abs(t - p.seconds) / p.seconds for p in cells for t in p.rounds.values()]
+    rounds = sorted({r for _, _, r in samples})
+    overhead_ci = rate_ci = None
+    if len(rounds) > 1:
+        rng = np.random.default_rng(0)
+        fits = []
+        for _ in range(resamples):
+            chosen = rng.choice(rounds, len(rounds))
+            picked = [(f, t) for r in chosen for f, t, rr in samples if rr == r]
+            fits.append(fit_cost_model([f for f, _ in picked], [t for _, t in picked]))
+        o = np.percentile([m.overhead_s for m in fits], [2.5, 97.5])
+        g = np.percentile([m.rate_gflops for m in fits], [2.5, 97.5])
+        overhead_ci, rate_ci = (float(o[0]), float(o[1])), (float(g[0]), float(g[1]))
+    return CostModel(fit.overhead_s, fit.rate_gflops, median_error, len(cells), overhead_ci,
+                     rate_ci, stats.median(noise) if len(rounds) > 1 else None)
 
 
 def winners(pts: list[Point]) -> list[dict]:
-    """The fastest implementation of each cell, and its margin over the next one."""
+    """Each cell's verdict: the fastest by median; ``winner`` where the interval of the
+    runner-up's time over its own, round by round, excludes 1, else a ``tie`` of every
+    implementation whose ratio to the fastest is not significant."""
     by: dict[tuple, list[Point]] = {}
     for p in pts:
         by.setdefault((*p.group, p.model, p.batch_size), []).append(p)
     out = []
     for (machine, threads, dtype, model, batch), cell in sorted(by.items(), key=_cell_order):
         ranked = sorted(cell, key=lambda p: p.seconds)
+        first = ranked[0]
+        margins = {p.impl: paired(p.rounds, first.rounds) for p in ranked[1:]}
+        margin = margins.get(ranked[1].impl) if len(ranked) > 1 else None
+        decided = bool(margin and margin.low is not None and margin.low > 1)
+        tied = [first.impl] + [i for i, e in margins.items()
+                               if not (e and e.low is not None and e.low > 1)]
         out.append({"machine": machine, "threads": threads, "dtype": dtype, "model": model,
-                    "batch_size": batch, "fastest": ranked[0].impl,
-                    "seconds": ranked[0].seconds,
+                    "batch_size": batch, "fastest": first.impl, "seconds": first.seconds,
                     "runner_up": ranked[1].impl if len(ranked) > 1 else None,
-                    "margin": ranked[1].seconds / ranked[0].seconds if len(ranked) > 1 else None})
+                    "margin": margin and margin.value, "margin_ci_low": margin and margin.low,
+                    "margin_ci_high": margin and margin.high,
+                    "verdict": "winner" if decided or len(ranked) == 1 else "tie",
+                    "tied": [] if decided or len(ranked) == 1 else tied})
     return out
+
+
+def significant_crossover(batch_sizes: Sequence[int],
+                          ratios: Sequence[stats.Estimate | None]) -> tuple[int, int] | None:
+    """Where the faster of two implementations changes, as far as the intervals say: the
+    batch sizes ``(below, above)`` where the ratio is significant on either side, with no
+    significant ratio between them; None where no such change is resolved."""
+    sides = [(b, 1 if e.low > 1 else -1) for b, e in zip(batch_sizes, ratios)
+             if e is not None and e.decided]
+    for (b1, s1), (b2, s2) in zip(sides, sides[1:]):
+        if s1 != s2:
+            return b1, b2
+    return None
 
 
 def crossovers(pts: list[Point], models: dict[tuple, CostModel],
@@ -175,12 +240,14 @@ def crossovers(pts: list[Point], models: dict[tuple, CostModel],
                 if len(shared) < 2:
                     continue
                 ratios = [impls[impl][b].seconds / impls[ref][b].seconds for b in shared]
+                intervals = [paired(impls[impl][b].rounds, impls[ref][b].rounds) for b in shared]
                 per_sample = impls[impl][shared[0]].flops / shared[0]
                 a, b = (models.get((machine, threads, dtype, x)) for x in (impl, ref))
                 out.append({"machine": machine, "threads": threads, "dtype": dtype,
                             "model": model, "impl": impl, "reference": ref,
                             "faster_at_smallest": impl if ratios[0] < 1 else ref,
                             "measured": crossings(shared, ratios),
+                            "significant": significant_crossover(shared, intervals),
                             "predicted": predicted_crossing(a, b, per_sample) if a and b
                             else None, "range": (shared[0], shared[-1])})
     return out

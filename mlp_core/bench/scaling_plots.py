@@ -103,16 +103,22 @@ def _winner_map(figure, patches, wins, colors) -> bytes:
         batches = sorted({w["batch_size"] for w in mine})
         for w in mine:
             x, y = batches.index(w["batch_size"]), model_names.index(w["model"])
-            ax.add_patch(patches.Rectangle((x - 0.5, y - 0.5), 1, 1, color=colors[w["fastest"]],
-                                       alpha=0.8))
+            tie = w["verdict"] == "tie"  # hatched, with every tied name
+            ax.add_patch(patches.Rectangle((x - 0.5, y - 0.5), 1, 1, alpha=0.8,
+                                           facecolor=colors[w["fastest"]],
+                                           hatch="///" if tie else None, edgecolor="white"))
             margin = f"\n{w['margin']:.2f}x" if w["margin"] else ""
-            name = w["fastest"].replace(" (own threads)", "*")
-            ax.text(x, y, f"{name}{margin}", ha="center", va="center", fontsize=7)
+            names = w["tied"] if tie else [w["fastest"]]
+            name = ("tie: " if tie else "") + "\n".join(n.replace(" (own threads)", "*")
+                                                      for n in names)
+            ax.text(x, y, f"{name}{margin}", ha="center", va="center", fontsize=7,
+                    bbox={"facecolor": "white", "alpha": 0.6, "linewidth": 0} if tie else None)
         ax.set(xlim=(-0.5, len(batches) - 0.5), ylim=(-0.5, len(model_names) - 0.5),
                xticks=range(len(batches)), xticklabels=batches,
                yticks=range(len(model_names)), yticklabels=model_names,
                xlabel="batch size", ylabel="model (hidden layers)",
                title=f"Fastest per cell (threads: {threads}, {dtype}); under each name: the "
-               "runner-up's time over its own\n(*: a backend that runs with its own threads)")
+               "runner-up's time over its own\nhatched: a tie, no significant difference at 95% "
+               "(*: a backend that runs with its own threads)")
         ax.title.set_fontsize(9)
     return _png(fig)

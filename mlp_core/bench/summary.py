@@ -1,0 +1,162 @@
+"""From rows to numbers: one summary per cell, and a verdict per sweep point.
+
+A *cell* is one implementation at one sweep point on one machine
+(:func:`rows.cell_key`). Its summary holds the median time with its interval, its spread, and
+its ratios to the Keras reference and to the floor, each taken round by round (the rows of the
+same repeat) with its interval; :mod:`mlp_core.bench.stats` computes every one of them. A
+*point*'s verdict names the fastest implementation only where the interval of its ratio to the
+runner-up excludes 1; otherwise the implementations that cannot be told apart are a ``tie``.
+"""
+
+from __future__ import annotations
+
+from . import stats
+from .impls import FLOOR_PREFIX, KERAS
+from .rows import cell_key, measured_time
+
+#: the ratio columns: each has ``<name>_ci_low`` and ``<name>_ci_high`` beside it
+RATIOS = ("vs_keras", "vs_floor")
+
+
+def is_keras(impl: str) -> bool:
+    return impl.split("+")[0] == KERAS
+
+
+def is_floor(impl: str) -> bool:
+    return impl.startswith(FLOOR_PREFIX)
+
+
+def _times_by_round(group: list[dict]) -> dict[int, float]:
+    """A cell's time in each round (its repeat); the first row where a round has two."""
+    out: dict[int, float] = {}
+    for g in group:
+        out.setdefault(g["repeat"], measured_time(g))
+    return out
+
+
+def paired(a: dict[int, float], b: dict[int, float]) -> stats.Estimate | None:
+    """The ratio a/b over the rounds both have; None if they share none."""
+    shared = sorted(set(a) & set(b))
+    if not shared:
+        return None
+    return stats.paired_ratio([a[r] for r in shared], [b[r] for r in shared])
+
+
+def _ratio_fields(name: str, e: stats.Estimate | None) -> dict:
+    return {name: e and e.value, f"{name}_ci_low": e and e.low, f"{name}_ci_high": e and e.high}
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """One summary per (machine, implementation, model, batch size, threads, dtype) from its
+    successful rows, ordered by machine, model, batch size, threads, dtype, implementation."""
+    cells: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r.get("status") == "ok":
+            cells.setdefault(cell_key(r), []).append(r)
+    rounds = {k: _times_by_round(g) for k, g in cells.items()}
+    rss = {k: _median_of("peak_rss_mb", g) for k, g in cells.items()}
+    peaks: dict[str, list[float]] = {}  # the machine's sgemm peak, measured with the floors
+    for (mach, *_), group in cells.items():
+        peaks.setdefault(mach, []).extend(g["sgemm_peak_gflops"] for g in group
+                                          if g.get("sgemm_peak_gflops"))
+    # the Keras reference of each sweep point and dtype: "keras", or "keras+f64" and
+    # "keras+mixed_bfloat16", whose modifier set the dtype (like for like)
+    keras_of = {(k[0], *k[2:]): k for k in sorted(cells, key=lambda k: k[1] == KERAS)
+                if is_keras(k[1])}  # (plain "keras" last: it wins where both ran a dtype)
+    out = []
+    for k, group in sorted(cells.items(), key=lambda kv: _cell_order(kv[0])):
+        mach, impl, model, bs, threads, dtype = k
+        times = [measured_time(g) for g in group]
+        keras_key = keras_of.get((mach, model, bs, threads, dtype))
+        floor_key = (mach, FLOOR_PREFIX + str(group[0].get("library")), model, bs, threads,
+                     dtype)
+        vs_keras = (paired(rounds[k], rounds[keras_key])
+                    if keras_key in rounds and not is_keras(impl) else None)
+        vs_floor = (paired(rounds[k], rounds[floor_key])
+                    if floor_key in rounds and not is_floor(impl) else None)
+        median = stats.median_interval(times)
+        gflops = _median_of("gflops", group)
+        peak = stats.median(peaks[mach]) if peaks.get(mach) else None
+        not_ours = is_keras(impl) or is_floor(impl)
+        out.append({
+            "machine": mach, "impl": impl, "model": model, "batch_size": bs,
+            "threads_asked": threads, "dtype": dtype, "runs": len(group),
+            "median_s": median.value, "median_s_ci_low": median.low,
+            "median_s_ci_high": median.high, "min_s": min(times), "max_s": max(times),
+            "spread_pct": stats.spread_pct(times), "cv": stats.cv(times),
+            "unstable": stats.unstable(times),
+            "per_epoch_s": (_median_of("epoch_equivalent_time", group)
+                            or _median_of("time_per_epoch", group)),
+            **_ratio_fields("vs_keras", vs_keras), **_ratio_fields("vs_floor", vs_floor),
+            "gflops": gflops, "pct_peak": 100 * gflops / peak if gflops and peak else None,
+            "test_accuracy": _median_of("test_accuracy", group),
+            "peak_rss_mb": None if is_floor(impl) else rss[k],
+            "rss_vs_keras": (rss[k] / rss[keras_key] if keras_key in rss and rss[keras_key]
+                             and rss[k] and not not_ours else None),
+            "threads": group[0].get("threads_used", group[0].get("threads")),
+            "per_step": group[0].get("step_time") is not None,
+            "rounds": rounds[k],
+        })
+    return out
+
+
+def _median_of(key: str, group: list[dict]) -> float | None:
+    values = [g[key] for g in group if g.get(key) is not None]
+    return stats.median(values) if values else None
+
+
+def verdicts(summary: list[dict]) -> list[dict]:
+    """Per sweep point (machine, model, batch size, threads, dtype) with two implementations
+    or more (floors apart): the fastest by median, its ratio to the runner-up (runner-up time
+    over the fastest's, round by round, with its interval), and the verdict: ``winner`` where
+    that interval excludes 1, else ``tie`` with every implementation whose ratio to the fastest
+    is not significant."""
+    points: dict[tuple, list[dict]] = {}
+    for s in summary:
+        if not is_floor(s["impl"]):
+            key = (s["machine"], s["model"], s["batch_size"], s["threads_asked"], s["dtype"])
+            points.setdefault(key, []).append(s)
+    out = []
+    for (mach, model, bs, threads, dtype), group in points.items():
+        if len(group) < 2:
+            continue
+        ranked = sorted(group, key=lambda s: s["median_s"])
+        fastest, runner_up = ranked[0], ranked[1]
+        margins = {s["impl"]: paired(s["rounds"], fastest["rounds"]) for s in ranked[1:]}
+        margin = margins[runner_up["impl"]]
+        decided = margin is not None and margin.low is not None and margin.low > 1
+        tied = [fastest["impl"]] + [i for i, e in margins.items()
+                                    if not (e and e.low is not None and e.low > 1)]
+        out.append({"machine": mach, "model": model, "batch_size": bs, "threads": threads,
+                    "dtype": dtype, "fastest": fastest["impl"],
+                    "seconds": fastest["median_s"], "runner_up": runner_up["impl"],
+                    **_ratio_fields("margin", margin),
+                    "verdict": "winner" if decided else "tie",
+                    "tied": [] if decided else tied,
+                    "rounds": margin.n if margin else 0})
+    return out
+
+
+def answer(verdicts_: list[dict]) -> str:
+    """The verdicts in a sentence: ``numpy is fastest in 5 of 6 points, by 1.20-2.70x; 1 tie``."""
+    if not verdicts_:
+        return ""
+    wins: dict[str, list[float]] = {}
+    for v in verdicts_:
+        if v["verdict"] == "winner":
+            wins.setdefault(v["fastest"], []).append(v["margin"])
+    ties = sum(v["verdict"] == "tie" for v in verdicts_)
+    n = len(verdicts_)
+    parts = [f"{impl} is fastest in {len(m)} of {n} point{'s' * (n > 1)}, by "
+             + (f"{min(m):.2f}x" if len(m) == 1 else f"{min(m):.2f}-{max(m):.2f}x")
+             for impl, m in sorted(wins.items(), key=lambda kv: -len(kv[1]))]
+    if ties:
+        parts.append(f"{ties} tie{'s' * (ties > 1)} (no significant difference at 95%)")
+    return "; ".join(parts) + "."
+
+
+def _cell_order(k: tuple) -> tuple:
+    mach, impl, model, bs, threads, dtype = k
+    sizes = [int(n) for n in model.split("-") if n.isdigit()]
+    return (mach, (sum(sizes), sizes), bs, str(threads), str(dtype),
+            (is_floor(impl), is_keras(impl), impl))
