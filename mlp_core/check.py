@@ -18,6 +18,7 @@ import numpy as np
 
 from . import backends
 from .errors import BackendUnavailable
+from .history import BATCHES, SHUFFLE, time_key
 
 #: the largest weight deviation from NumPy float64 allowed, relative to the largest weight: about
 #: 400 times what float32 rounding gives over the check's 24 RMSprop steps (2.4e-7 on the CPU
@@ -84,7 +85,8 @@ def _seed_epoch(be) -> float:
     model = MLP([784, 70, 30, 10], backend=be)
     history = model.fit(ds.x_train, ds.y_train, epochs=2, batch_size=500, l2=[0.01, 0.01, 0.0],
                         verbose=False)
-    return history.history["time_shuffle"][1] + history.history["time_batches"][1]
+    return (history.history[time_key(SHUFFLE)][1]
+            + history.history[time_key(BATCHES)][1])
 
 
 def check_variant(variant: backends.Variant, entry: backends.BackendEntry, device: str,

@@ -144,14 +144,16 @@ def _check_schedule_and_outputs(args: argparse.Namespace, epochs: int) -> None:
 
 def train_summary(history) -> str:
     """``train time 6.12 s (shuffle ..., batches ..., eval ...) over 35 epochs``."""
+    from .history import BATCHES, COMPILE, EVAL, SHUFFLE
+
     phases = history.phase_totals()
-    compiling = f"compile {phases['compile']:.2f}, " if phases.get("compile") else ""
+    compiling = f"compile {phases[COMPILE]:.2f}, " if phases.get(COMPILE) else ""
     epochs = f"{history.epochs_run} epoch{'s' * (history.epochs_run != 1)}"
     if history.undone:
         epochs += f" (epoch {history.undone['epoch']} diverged and was undone)"
-    return (f"train time {history.train_time:.2f} s ({compiling}shuffle "
-            f"{phases.get('shuffle', 0):.2f}, batches {phases.get('batches', 0):.2f}, eval "
-            f"{phases.get('eval', 0):.2f}) over {epochs}")
+    return (f"train time {history.train_time:.2f} s ({compiling}"
+            + ", ".join(f"{p} {phases.get(p, 0):.2f}" for p in (SHUFFLE, BATCHES, EVAL))
+            + f") over {epochs}")
 
 
 def cmd_info(args: argparse.Namespace) -> int:

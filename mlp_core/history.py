@@ -8,6 +8,14 @@ from dataclasses import dataclass, field
 
 from .fileio import atomic_write_text
 
+#: the phases of an epoch, timed apart; the history records each as ``time_<phase>``
+SHUFFLE, COMPILE, BATCHES, EVAL, EPOCH = "shuffle", "compile", "batches", "eval", "epoch"
+
+
+def time_key(phase: str) -> str:
+    """The history's key of a phase's seconds: ``time_shuffle``, ..."""
+    return f"time_{phase}"
+
 
 @dataclass
 class History:
@@ -48,15 +56,23 @@ class History:
     def train_time(self) -> float:
         """Seconds spent in the epochs that ran, all phases (compile, shuffle, batches,
         evaluation), an undone epoch's included."""
-        return self.phase_totals().get("epoch", 0.0)
+        return self.phase_totals().get(EPOCH, 0.0)
 
     def phase_totals(self) -> dict[str, float]:
         """Seconds per phase over the epochs that ran (an undone one's included)."""
-        totals = {k[5:]: float(sum(v)) for k, v in self.history.items() if k.startswith("time_")}
+        prefix = time_key("")
+        totals = {k[len(prefix):]: float(sum(v)) for k, v in self.history.items()
+                  if k.startswith(prefix)}
         for key, value in (self.undone or {}).items():
-            if key.startswith("time_"):
-                totals[key[5:]] = totals.get(key[5:], 0.0) + value
+            if key.startswith(prefix):
+                totals[key[len(prefix):]] = totals.get(key[len(prefix):], 0.0) + value
         return totals
+
+    def step_time(self, steps: int) -> float:
+        """Seconds per training step over ``steps`` steps: the shuffles and the batches (no
+        compiling, no evaluation)."""
+        phases = self.phase_totals()
+        return (phases.get(SHUFFLE, 0.0) + phases.get(BATCHES, 0.0)) / steps
 
     def to_dict(self) -> dict:
         return {"format": "mlp-core-history", "version": 1, "info": self.info,

@@ -12,6 +12,7 @@ import json
 import os
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
@@ -51,6 +52,18 @@ from .validation import (
 )
 
 __all__ = ["MLP", "TrainingDiverged", "per_layer"]
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """What :meth:`MLP.snapshot` saves (device arrays, copied)."""
+
+    params: list
+    optimizer: dict | None
+    opt_state: dict | None
+    penalties: tuple
+    history: History | None
+    rng: dict
 
 
 def _in_precision(method):
@@ -170,12 +183,12 @@ class MLP:
         return [self.backend.asarray(np.array(p, dtype=self.variable_dtype), self.variable_dtype)
                 for p in host]
 
-    def _network(self, input_delta: bool = False, penalties: tuple | None = None) -> Network:
+    def _network(self, penalties: tuple | None = None) -> Network:
         """The network, with the last fit's penalties and reduction unless ``penalties`` gives
         ``(l1, l2, reduction)``."""
         l1, l2, reduction = penalties or (self.l1, self.l2, self.reduction)
         acts = (self.hidden_activation,) * (len(self.layers) - 2) + (self.output_activation,)
-        return Network(acts, self.loss, l1, l2, reduction, input_delta, self.compute_dtype)
+        return Network(acts, self.loss, l1, l2, reduction, self.compute_dtype)
 
     def _train_epoch_fn(self, net: Network, opt: Optimizer, batch_size: int):
         """The compiled epoch for this network, optimizer and batch size, traced once, reused."""
@@ -196,8 +209,7 @@ class MLP:
             l1: float | Sequence[float] = 0.0, l2: float | Sequence[float] = 0.0,
             reduction: str = "mean", shuffle: bool = True,
             validation_data: tuple[Any, Any] | None = None, eval_every: int = 1,
-            eval_train: bool = False, verbose: bool = True,
-            propagate_input_delta: bool = False) -> History:
+            eval_train: bool = False, verbose: bool = True) -> History:
         """Train with mini-batches; return the per-epoch :class:`History`.
 
         ``l1``, ``l2``: a number (every weight layer) or one per weight layer, as Keras's per-layer
@@ -213,7 +225,6 @@ class MLP:
         every ``eval_every`` epochs (0: never) over ``validation_data`` and, if ``eval_train``,
         the training set. A NaN or infinite loss or weight stops training, keeps the last good
         weights, sets ``history.stop_reason`` and warns (:class:`TrainingDiverged`).
-        ``propagate_input_delta`` computes the unused input-layer delta (to measure its cost).
         """
         be, (x, y) = self.backend, self._check_xy(x, y, "training")
         validation_data = self._check_validation(validation_data)
@@ -227,7 +238,7 @@ class MLP:
         opt = get_optimizer(optimizer, learning_rate=learning_rate)
         self._check_fit_memory(x.shape[0], batch_size, isinstance(x, pixels.Pixels))
         # nothing of the model changes until the epochs are done: a fit that fails leaves it
-        net = self._network(bool(propagate_input_delta), (l1s, l2s, reduction))
+        net = self._network((l1s, l2s, reduction))
         epoch_fn = self._train_epoch_fn(net, opt, batch_size)
         t_transfer = perf_counter()
         data = self._to_device(x, y)
@@ -265,23 +276,40 @@ class MLP:
         history) only when they end. An interrupted or failed fit puts back what it found:
         kernels may have updated the weights and a continued optimizer state in place, and
         the shuffling generator has moved on."""
-        be, (state, continued) = self.backend, opt_state
-        progress = EpochProgress(plan.epochs, enabled=verbose)
-        saved, rng_state = copy_state(be, (self.params, state)), self.rng.bit_generator.state
+        (state, _), progress = opt_state, EpochProgress(plan.epochs, enabled=verbose)
+        saved = self.snapshot()
         try:
-            params, state = run_epochs(be, net, epoch_fn, (self.params, state), data, plan,
-                                       self.rng, history, progress)
+            params, state = run_epochs(self.backend, net, epoch_fn, (self.params, state), data,
+                                       plan, self.rng, history, progress)
         except BaseException:
-            self.params = saved[0]
-            if continued:  # the kept state was the one updated in place
-                self.opt_state = saved[1]
-            self.rng.bit_generator.state = rng_state
+            self.restore(saved)
             raise
         finally:
             progress.close()
         self.params, self.opt_state, self.optimizer = params, state, opt.config()
         self.l1, self.l2, self.reduction = net.l1, net.l2, net.reduction
         self.history = history
+
+    def snapshot(self) -> ModelState:
+        """A copy of everything training changes: the weights, the optimizer's configuration
+        and state, the penalties and reduction, the history and the shuffling generator.
+        :meth:`restore` puts it back, e.g. to measure a fit from the very start a warm-up
+        began at."""
+        be = self.backend
+        return ModelState(copy_state(be, self.params), self.optimizer,
+                          None if self.opt_state is None else copy_state(be, self.opt_state),
+                          (self.l1, self.l2, self.reduction), self.history,
+                          self.rng.bit_generator.state)
+
+    def restore(self, state: ModelState) -> None:
+        """Put back what :meth:`snapshot` saved (the snapshot stays usable again)."""
+        be = self.backend
+        self.params = copy_state(be, state.params)
+        self.optimizer = state.optimizer
+        self.opt_state = None if state.opt_state is None else copy_state(be, state.opt_state)
+        self.l1, self.l2, self.reduction = state.penalties
+        self.history = state.history
+        self.rng.bit_generator.state = state.rng
 
     # -- inference ----------------------------------------------------------------------------
     @_in_precision

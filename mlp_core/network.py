@@ -38,9 +38,6 @@ class Network:
     l1: tuple[float, ...] = ()
     l2: tuple[float, ...] = ()
     reduction: str = "mean"
-    #: also compute the (unused) delta of the input layer, as the seed experiment's original code
-    #: did; only for measuring what skipping it saves
-    input_delta: bool = False
     #: the dtype of the matrix products' operands under a mixed-precision policy (None: the
     #: parameters' own)
     compute: str | None = None
@@ -105,9 +102,6 @@ def backward(be: Backend, net: Network, params: list, outs: list, z_out: Any, y:
         if i > 0:  # stop before the input layer
             delta = net.activations[i - 1].backward(
                 be, outs[i], be.matmul(d, net.operand(be, w), transpose_b=True))
-        elif net.input_delta:  # computed, then dropped
-            grads.append(be.matmul(d, net.operand(be, w), transpose_b=True))
-    del grads[2 * n_layers:]
     return grads
 
 

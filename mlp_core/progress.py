@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from .history import BATCHES, EVAL, SHUFFLE, time_key
+
 
 def format_epoch(epoch: int, epochs: int, rec: dict) -> str:
     parts = [f"epoch {epoch:>{len(str(epochs))}}/{epochs}", f"loss {rec['loss']:.4f}"]
@@ -15,8 +17,8 @@ def format_epoch(epoch: int, epochs: int, rec: dict) -> str:
         parts.append(f"val_loss {rec['val_loss']:.4f} val_acc {rec['val_accuracy']:.4f}")
     if "train_accuracy_full" in rec:
         parts.append(f"full-train acc {rec['train_accuracy_full']:.4f}")
-    parts.append(f"| shuffle {rec['time_shuffle']:.3f}s batches {rec['time_batches']:.3f}s "
-                 f"eval {rec['time_eval']:.3f}s")
+    parts.append("| " + " ".join(f"{phase} {rec[time_key(phase)]:.3f}s"
+                                 for phase in (SHUFFLE, BATCHES, EVAL)))
     return "  ".join(parts)
 
 
@@ -37,7 +39,7 @@ class EpochProgress:
             post = {"loss": f"{rec['loss']:.4f}", "acc": f"{rec['accuracy']:.4f}"}
             if "val_accuracy" in rec:
                 post["val_acc"] = f"{rec['val_accuracy']:.4f}"
-            post["batches"] = f"{rec['time_batches']:.2f}s"
+            post[BATCHES] = f"{rec[time_key(BATCHES)]:.2f}s"
             self.bar.set_postfix(post, refresh=False)
             self.bar.update(1)
         else:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .backends.base import Backend, CompiledEpoch
-from .history import History
+from .history import BATCHES, COMPILE, EPOCH, EVAL, SHUFFLE, History, time_key
 from .network import Network, backward, count_correct, forward, penalty
 from .optimizers import Optimizer
 from .pixels import rows_of, slice_rows, take_rows
@@ -155,7 +155,7 @@ def run_epochs(be: Backend, net: Network, epoch_fn: CompiledEpoch, state: tuple[
                                    f"{kept} (the learning rate is probably too large, or the "
                                    "inputs are not scaled)")
             history.undone = {"epoch": epoch, **{k: v for k, v in rec.items()
-                                                 if k.startswith("time_")}}
+                                                 if k.startswith(time_key(""))}}
             return last_good
         t = perf_counter()
         if plan.evaluates(epoch):
@@ -163,8 +163,8 @@ def run_epochs(be: Backend, net: Network, epoch_fn: CompiledEpoch, state: tuple[
                 r = evaluate_arrays(be, net, state[0], xe, ye)
                 rec[loss_key], rec[accuracy_key] = r["loss"], r["accuracy"]
         be.synchronize()
-        rec["time_eval"] = perf_counter() - t
-        rec["time_epoch"] += rec["time_eval"]
+        rec[time_key(EVAL)] = perf_counter() - t
+        rec[time_key(EPOCH)] += rec[time_key(EVAL)]
         history.append(rec)
         progress.update(epoch, rec)
     return state
@@ -192,8 +192,8 @@ def _train_one_epoch(be: Backend, epoch_fn: CompiledEpoch, state: tuple[list, di
     host = [be.to_numpy(p) for p in params]
     # the epoch's time includes compiling, as a cold Keras fit's does; the batches' excludes it
     rec = {"loss": (loss_sum + penalty_sum) / n, "reg_loss": penalty_sum / n,
-           "accuracy": correct / n, "time_shuffle": t1 - t0, "time_compile": compile_s,
-           "time_batches": t2 - t1 - compile_s, "time_epoch": t2 - t0,
+           "accuracy": correct / n, time_key(SHUFFLE): t1 - t0, time_key(COMPILE): compile_s,
+           time_key(BATCHES): t2 - t1 - compile_s, time_key(EPOCH): t2 - t0,
            "mean_abs_w": [float(np.mean(np.abs(w))) for w in host[0::2]]}
     return (params, opt_state), rec, _divergence(host, rec["loss"])
 

@@ -65,7 +65,7 @@ def test_each_machine_runs_the_matrix_with_rows_like_local_ones(scheduler, tmp_p
     assert len(load_rows(tmp_path / "dist")) == 2
 
 
-def kill_worker_once(job: dict, config: dict, marker: str) -> dict:
+def kill_worker_once(job: dict, config: dict, marker: str, env: dict | None = None) -> dict:
     """A measurement that kills its worker process the first time it runs run 0 on ``b``."""
     if job["machine"] == "b" and job["repeat"] == 0 and not os.path.exists(marker):
         open(marker, "w").close()

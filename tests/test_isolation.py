@@ -93,3 +93,40 @@ def test_a_fit_that_fails_leaves_the_model_as_it_was(backend, monkeypatch, where
     assert model.history is before["history"]
     assert model.evaluate(x, y) == before["evaluation"]
     assert model.rng.bit_generator.state == before["rng"]
+
+
+def test_the_bench_input_delta_variant_adds_one_product_and_changes_no_weight(monkeypatch):
+    """``+input-delta`` lives in the bench (a backend wrapper): the core computes no input-layer
+    delta, the variant adds exactly that product, and the weights are the same."""
+    from mlp_core.backends.numpy_backend import NumpyBackend
+
+    from mlp_core.bench.input_delta import with_input_delta
+    from mlp_core.errors import MLPError
+    from mlp_core.selection import get_backend
+
+    values, y = _data(n=200, features=12)
+    x = values.astype(np.float32) / 255
+    sizes = [12, 7, 5]
+    products: list[tuple] = []
+    real = NumpyBackend.matmul
+
+    def spy(self, a, b, transpose_a=False, transpose_b=False, out=None):
+        out_ = real(self, a, b, transpose_a, transpose_b, out)
+        products.append(out_.shape)
+        return out_
+
+    monkeypatch.setattr(NumpyBackend, "matmul", spy)
+    weights = {}
+    for variant in ("plain", "input-delta"):
+        be = get_backend("numpy")
+        be = with_input_delta(be, sizes) if variant == "input-delta" else be
+        products.clear()
+        model = MLP(sizes, seed=0, backend=be)
+        model.fit(x, y, epochs=1, batch_size=50, verbose=False)
+        weights[variant] = model.get_weights()
+        deltas = [s for s in products if s == (50, 12)]  # batch x input width
+        assert len(deltas) == (4 if variant == "input-delta" else 0)  # one per batch
+    for a, b in zip(weights["plain"], weights["input-delta"]):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(MLPError, match="as wide"):
+        with_input_delta(get_backend("numpy"), [12, 12, 5])

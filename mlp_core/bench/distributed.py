@@ -32,23 +32,21 @@ def import_distributed() -> Any:
 
 
 def measure_on_worker(job: dict, config: dict,
-                      run_job: Callable[[dict, dict], dict] = run_job_subprocess) -> dict:
+                      run_job: Callable[..., dict] = run_job_subprocess) -> dict:
     """The Dask task: one measurement on this worker; ``machine`` is the worker's name.
 
     The measurement's process gets the machine's environment, not the one-thread BLAS/OpenMP
     defaults a Dask nanny gives its worker (``distributed.nanny.pre-spawn-environ``), so it
-    uses the machine's threads as a local run does; ``--threads`` sets them explicitly.
+    uses the machine's threads as a local run does; ``--threads`` sets them explicitly. The
+    worker's own environment is left as it is: the measurement gets its own (``env=``).
     """
     import dask
     from distributed import get_worker
 
     defaults = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
-    dask_set = {k: os.environ.pop(k) for k, v in defaults.items()
-                if v is not None and os.environ.get(k) == str(v)}
-    try:
-        result = run_job(job, config)
-    finally:
-        os.environ.update(dask_set)
+    env = {k: v for k, v in os.environ.items()
+           if not (k in defaults and defaults[k] is not None and v == str(defaults[k]))}
+    result = run_job(job, config, env=env)
     return {**result, "machine": str(get_worker().name)}
 
 
@@ -62,7 +60,7 @@ class DaskExecutor:
     """
 
     def __init__(self, address: str, machines: str = "all", security: Any = None,
-                 timeout: float = 5.0, run_job: Callable[[dict, dict], dict] = run_job_subprocess,
+                 timeout: float = 5.0, run_job: Callable[..., dict] = run_job_subprocess,
                  poll: float = 1.0, rejoin_timeout: float = 60.0) -> None:
         distributed = import_distributed()
         self.address, self.run_job, self.poll = address, run_job, poll

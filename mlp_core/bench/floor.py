@@ -21,6 +21,7 @@ from time import perf_counter
 import numpy as np
 
 from ..backends.base import Backend
+from . import stats
 
 
 def _median_epoch(run_epoch, repeats: int) -> float:
@@ -30,7 +31,7 @@ def _median_epoch(run_epoch, repeats: int) -> float:
         t = perf_counter()
         run_epoch()
         times.append(perf_counter() - t)
-    return float(np.median(times))
+    return stats.median_of(times)
 
 
 def products_per_epoch(sizes: list[int], n: int, batch_size: int) -> float:

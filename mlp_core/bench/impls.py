@@ -82,6 +82,8 @@ def parse_impl(spec: str) -> ImplSpec:
             raise choice_error(f"modifier of {base!r}", m, MODIFIERS)
     if "input-delta" in mods and base == KERAS:
         raise MLPError("keras computes no input-layer delta; 'input-delta' applies to our backends")
+    if "input-delta" in mods and "mixed_bfloat16" in mods:
+        raise MLPError("'input-delta' measures the float32 or float64 step, not mixed_bfloat16")
     if len([m for m in mods if m in DTYPE_MODIFIERS]) > 1:
         raise MLPError(f"{spec!r} names two dtypes; give one of {', '.join(DTYPE_MODIFIERS)}")
     if base == KERAS:

@@ -70,7 +70,7 @@ def fit_cost_model(flops: Sequence[float], times: Sequence[float]) -> CostModel:
         o, s = float(np.sum(1 / t) / np.sum(1 / t**2)), 0.0
     error = np.abs(o + f * s - t) / t
     rate = float(1 / s / 1e9) if s > 0 else math.inf
-    return CostModel(float(o), rate, float(np.median(error)), len(t))
+    return CostModel(float(o), rate, stats.median_of(list(error)), len(t))
 
 
 def crossings(batch_sizes: Sequence[float], ratios: Sequence[float]) -> list[float]:
@@ -145,8 +145,8 @@ def points(rows: list[dict]) -> list[Point]:
                 rounds.setdefault(g["repeat"], measured_time(g))
             out.append(Point(first.get("machine", LOCAL), f"{impl} (own threads)" if own else impl,
                              model_name(first.get("layers")), first["batch_size"], t,
-                             str(first.get("dtype")), stats.median(list(rounds.values())),
-                             first["flops_per_step"], stats.median(peaks) if peaks else None,
+                             str(first.get("dtype")), stats.median_of(list(rounds.values())),
+                             first["flops_per_step"], stats.median_of(peaks) if peaks else None,
                              rounds))
     return out
 
@@ -165,7 +165,7 @@ def _fit_with_noise(cells: list[Point], resamples: int) -> CostModel:
     samples = [(p.flops, t, r) for p in cells for r, t in p.rounds.items()] or [
         (p.flops, p.seconds, 0) for p in cells]
     fit = fit_cost_model([f for f, _, _ in samples], [t for _, t, _ in samples])
-    median_error = stats.median([abs(fit.predict(p.flops) - p.seconds) / p.seconds
+    median_error = stats.median_of([abs(fit.predict(p.flops) - p.seconds) / p.seconds
                                  for p in cells])
     noise = [abs(t - p.seconds) / p.seconds for p in cells for t in p.rounds.values()]
     rounds = sorted({r for _, _, r in samples})
@@ -181,7 +181,7 @@ def _fit_with_noise(cells: list[Point], resamples: int) -> CostModel:
         g = np.percentile([m.rate_gflops for m in fits], [2.5, 97.5])
         overhead_ci, rate_ci = (float(o[0]), float(o[1])), (float(g[0]), float(g[1]))
     return CostModel(fit.overhead_s, fit.rate_gflops, median_error, len(cells), overhead_ci,
-                     rate_ci, stats.median(noise) if len(rounds) > 1 else None)
+                     rate_ci, stats.median_of(noise) if len(rounds) > 1 else None)
 
 
 def winners(pts: list[Point]) -> list[dict]:

@@ -50,7 +50,7 @@ def _document(pts: list[Point], rows: list[dict], suffix: str) -> tuple[list[Blo
     crosses = crossovers(pts, models, refs)
     wins = winners(pts)
     peaks = [p.peak_gflops for p in pts if p.peak_gflops]
-    peak = stats.median(peaks) if peaks else None
+    peak = stats.median_of(peaks) if peaks else None
     blocks: list[Block] = [Heading("mlp-core scaling map", 1), Paragraph(environment_line(rows)),
                            *_winner_section(wins), *_cost_model_section(models, pts, peak),
                            *_crossover_section(crosses)]

@@ -51,13 +51,13 @@ class Estimate:
         return math.sqrt(self.high / self.low) - 1
 
 
-def median(values: Sequence[float]) -> float:
+def median_of(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
 def spread_pct(values: Sequence[float]) -> float | None:
     """(max - min) / median, in percent."""
-    m = median(values)
+    m = median_of(values)
     return 100 * (max(values) - min(values)) / m if m else None
 
 
@@ -92,8 +92,8 @@ def median_interval(values: Sequence[float], level: float = LEVEL) -> Estimate:
     x = sorted(values)
     k = order_ranks(len(x), level)
     if k is None:
-        return Estimate(median(x), None, None, len(x))
-    return Estimate(median(x), x[k - 1], x[len(x) - k], len(x))
+        return Estimate(median_of(x), None, None, len(x))
+    return Estimate(median_of(x), x[k - 1], x[len(x) - k], len(x))
 
 
 def paired_ratio(numerators: Sequence[float], denominators: Sequence[float],
@@ -108,9 +108,9 @@ def paired_ratio(numerators: Sequence[float], denominators: Sequence[float],
 
 def unpaired_ratio(new: Sequence[float], old: Sequence[float], level: float = LEVEL,
                    resamples: int = 10_000, seed: int = 0) -> Estimate:
-    """median(new) / median(old) of two independent samples, with a percentile bootstrap
+    """median_of(new) / median_of(old) of two independent samples, with a percentile bootstrap
     interval; none with fewer than 3 values a side (a bootstrap of 2 values knows nothing)."""
-    value = median(new) / median(old)
+    value = median_of(new) / median_of(old)
     if min(len(new), len(old)) < 3:
         return Estimate(value, None, None, min(len(new), len(old)))
     from scipy.stats import bootstrap

@@ -54,7 +54,7 @@ def summarize(rows: list[dict]) -> list[dict]:
         if r.get("status") == "ok":
             cells.setdefault(cell_key(r), []).append(r)
     rounds = {k: _times_by_round(g) for k, g in cells.items()}
-    rss = {k: _median_of("peak_rss_mb", g) for k, g in cells.items()}
+    rss = {k: _middle("peak_rss_mb", g) for k, g in cells.items()}
     peaks: dict[str, list[float]] = {}  # the machine's sgemm peak, measured with the floors
     for (mach, *_), group in cells.items():
         peaks.setdefault(mach, []).extend(g["sgemm_peak_gflops"] for g in group
@@ -75,8 +75,8 @@ def summarize(rows: list[dict]) -> list[dict]:
         vs_floor = (paired(rounds[k], rounds[floor_key])
                     if floor_key in rounds and not is_floor(impl) else None)
         median = stats.median_interval(times)
-        gflops = _median_of("gflops", group)
-        peak = stats.median(peaks[mach]) if peaks.get(mach) else None
+        gflops = _middle("gflops", group)
+        peak = stats.median_of(peaks[mach]) if peaks.get(mach) else None
         not_ours = is_keras(impl) or is_floor(impl)
         out.append({
             "machine": mach, "impl": impl, "model": model, "batch_size": bs,
@@ -85,11 +85,11 @@ def summarize(rows: list[dict]) -> list[dict]:
             "median_s_ci_high": median.high, "min_s": min(times), "max_s": max(times),
             "spread_pct": stats.spread_pct(times), "cv": stats.cv(times),
             "unstable": stats.unstable(times),
-            "per_epoch_s": (_median_of("epoch_equivalent_time", group)
-                            or _median_of("time_per_epoch", group)),
+            "per_epoch_s": (_middle("epoch_equivalent_time", group)
+                            or _middle("time_per_epoch", group)),
             **_ratio_fields("vs_keras", vs_keras), **_ratio_fields("vs_floor", vs_floor),
             "gflops": gflops, "pct_peak": 100 * gflops / peak if gflops and peak else None,
-            "test_accuracy": _median_of("test_accuracy", group),
+            "test_accuracy": _middle("test_accuracy", group),
             "peak_rss_mb": None if is_floor(impl) else rss[k],
             "rss_vs_keras": (rss[k] / rss[keras_key] if keras_key in rss and rss[keras_key]
                              and rss[k] and not not_ours else None),
@@ -100,9 +100,10 @@ def summarize(rows: list[dict]) -> list[dict]:
     return out
 
 
-def _median_of(key: str, group: list[dict]) -> float | None:
+def _middle(key: str, group: list[dict]) -> float | None:
+    """The median of a field over the rows that have it."""
     values = [g[key] for g in group if g.get(key) is not None]
-    return stats.median(values) if values else None
+    return stats.median_of(values) if values else None
 
 
 def verdicts(summary: list[dict]) -> list[dict]:

@@ -21,6 +21,7 @@ from mlp_core import backends
 from mlp_core.bench.config import BenchConfig, Cell
 from mlp_core.bench.floor import products_per_epoch
 from mlp_core.bench.impls import KERAS, ImplSpec, parse_impl
+from mlp_core.bench.input_delta import with_input_delta
 from mlp_core.bench.measure import load_data, make_backend, step_rows, thread_count, warmup_epochs
 
 
@@ -38,6 +39,8 @@ def run_ours(impl: ImplSpec, cfg: BenchConfig, cell: Cell) -> dict:
     ds = load_data(cfg, as_pixels=True)
     dtype = impl.dtype or cell.dtype
     sizes = [ds.x_train.shape[1], *cell.layers, ds.n_classes]
+    if "input-delta" in impl.modifiers:
+        be = with_input_delta(be, sizes)
     model = MLP(sizes, activation=cfg.activation, output=cfg.output, loss=cfg.loss,
                 init=cfg.init, init_scale=cfg.init_scale, seed=cfg.seed, dtype=dtype, backend=be)
     x, y = ds.x_train, ds.y_train
@@ -45,21 +48,17 @@ def run_ours(impl: ImplSpec, cfg: BenchConfig, cell: Cell) -> dict:
     if cfg.steps:  # one epoch of exactly `steps` batches, the same shapes warm and timed
         x, y = step_rows(x, y, cfg.steps, cell.batch_size)
         epochs = 1
-    initial = model.get_weights()
-    # the shuffling generator as a fresh model leaves it (after drawing the initial weights), so
-    # that the measured fit sees the very batches of `mlp-core train` with the same seed
-    initial_rng = model.rng.bit_generator.state
+    # the model as it is made: the measured fit starts from it after the warm-up, so that it
+    # sees the very weights and batches of `mlp-core train` with the same seed
+    initial = model.snapshot()
     fit_args = dict(batch_size=cell.batch_size, l1=cfg.l1, l2=list(cell.l2), verbose=False,
                     reduction=cfg.reduction, eval_train=cfg.eval_train and not cfg.steps,
-                    propagate_input_delta="input-delta" in impl.modifiers,
                     optimizer=get_optimizer(cfg.optimizer, learning_rate=cfg.learning_rate,
                                             momentum=cfg.momentum, decay=cfg.decay))
     if cfg.warmup or cfg.steps:  # traces compiled steps, warms caches and allocators
         model.fit(x, y, epochs=1 if cfg.steps else warmup_epochs(len(x), cell.batch_size),
                   **fit_args)
-        model.set_weights(initial)
-        model.reset_optimizer()
-        model.rng.bit_generator.state = initial_rng
+        model.restore(initial)
     be.synchronize()
     t0 = perf_counter()
     history = model.fit(x, y, epochs=epochs, **fit_args)
@@ -70,8 +69,7 @@ def run_ours(impl: ImplSpec, cfg: BenchConfig, cell: Cell) -> dict:
     phases = history.phase_totals()
     return {"fit_time": fit_time, "train_time": history.train_time, "phases": phases,
             "epochs_run": history.epochs_run, "sizes": sizes, "n_train": len(ds.x_train),
-            "step_time": (phases.get("shuffle", 0.0) + phases.get("batches", 0.0)) / cfg.steps
-            if cfg.steps else None,
+            "step_time": history.step_time(cfg.steps) if cfg.steps else None,
             "final_loss": history.history["loss"][-1] if history.epochs else None,
             "test_accuracy": result["accuracy"], "dtype": dtype, "backend": info,
             "threads_used": thread_count(info), "gpu_peak_mb": be.peak_memory_mb(),
