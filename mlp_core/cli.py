@@ -1,4 +1,4 @@
-"""The ``mlp-core`` command: ``train``, ``info``, ``bench`` and ``report``.
+"""The mlp-core command: train, info, check, bench, report and compare.
 
 Exit status: 0 when the command did what it was asked; 1 when ``train`` stopped early because
 training diverged (the model and history written hold the last good weights), a bench
@@ -64,10 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the variants that compile slowly (torch.compile)")
     c.add_argument("--json", metavar="PATH", help="write the results as JSON")
 
-    from .bench.cli import add_bench_parser, add_report_parser
+    from .bench.cli import add_bench_parser, add_compare_parser, add_report_parser
 
     add_bench_parser(sub)
     add_report_parser(sub)
+    add_compare_parser(sub)
     return parser
 
 
@@ -223,10 +224,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_info(args)
         if args.command == "check":
             return cmd_check(args)
-        from .bench.cli import cmd_bench, cmd_report
+        from .bench.cli import cmd_bench, cmd_compare, cmd_report
 
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "compare":
+            return cmd_compare(args)
         args.command_line = shlex.join(["mlp-core", *(sys.argv[1:] if argv is None else argv)])
         return cmd_bench(args)
     except MLPError as exc:

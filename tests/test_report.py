@@ -134,7 +134,7 @@ def test_a_row_cut_short_in_the_middle_is_an_error(run_dir, tmp_path, capsys):
     ({"layers": [70, "30"]}, "layers must be a list of positive integers"),
     ({"impl": "numpyy"}, "unknown implementation 'numpyy'"),
     ({"impl": 3}, "impl must be a name"),
-    ({"status": "maybe"}, "status must be 'ok' or 'error'"),
+    ({"status": "maybe"}, "status must be one of 'ok', 'error', 'flagged'"),
     ({"config": []}, "config must be an object"),
 ])
 def test_a_row_with_a_bad_field_is_one_line_naming_file_and_line(run_dir, tmp_path, capsys,
@@ -194,3 +194,64 @@ def test_the_page_renders_in_a_real_browser(run_dir, tmp_path):
 
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[0] > 100 and float(np.std(pixels)) > 0.01  # not a blank page
+
+
+def _run(tmp_path, name, slower=1.0, cpu="cpu-a"):
+    out = tmp_path / name
+    cfg = replace(CFG, repeats=6)
+
+    def rows(job, config):
+        base = 1.0 * slower if job["impl"] == "numpy" else 3.0
+        jitter = 1 + 0.01 * ((job["repeat"] * 7) % 5)
+        return {**fake_rows(job, config), "fit_time": base * jitter, "cpu": cpu}
+
+    run_benchmark(cfg, out, run_job=rows)
+    return out
+
+
+def test_compare_gives_every_shared_cell_a_ratio_interval_and_verdict(tmp_path, capsys):
+    old, new = _run(tmp_path, "old"), _run(tmp_path, "new", slower=1.5, cpu="cpu-b")
+    assert main(["compare", str(old), str(new), "--out", str(tmp_path / "cmp")]) == 0
+    out = capsys.readouterr().out
+    assert "The machines differ: OLD CPU: cpu-a" in out
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    assert md.count("| slower |") == 2 and md.count("| no significant change |") == 2
+    csv_text = (tmp_path / "cmp" / "compare.csv").read_text()
+    assert csv_text.startswith("impl,model,batch_size,threads,dtype,old_s,new_s,old_runs,"
+                               "new_runs,ratio,ratio_ci_low,ratio_ci_high,verdict")
+    page = (tmp_path / "cmp" / "compare.html").read_text()
+    assert "<table>" in page and "slower" in page and external_references(page) == []
+
+
+def test_compare_refuses_a_folder_without_results_and_runs_with_nothing_in_common(
+        tmp_path, capsys):
+    old = _run(tmp_path, "old")
+    (tmp_path / "empty").mkdir()
+    assert main(["compare", str(tmp_path / "empty"), str(old)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no results.jsonl here" in err[0]
+    other = tmp_path / "other"
+    run_benchmark(replace(CFG, batch_sizes=[7]), other, run_job=fake_rows)
+    assert main(["compare", str(old), str(other)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no cell in common" in err[0]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--repeat", "auto", "--precision", "0"], "expected a fraction in (0, 1)"),
+    (["--repeat", "auto", "--budget", "-1"], "expected a number of seconds > 0"),
+    (["--repeat", "3", "--budget", "60"], "--precision and --budget go with --repeat auto"),
+    (["--repeat", "auto3"], "expected an integer >= 1 or 'auto'"),
+])
+def test_bad_repeat_options_are_one_line(tmp_path, capsys, argv, message):
+    assert main(["bench", "--impl", "numpy", "--out", str(tmp_path / "o"), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_page_leads_with_the_answer_then_plots_then_tables(run_dir):
+    page = (run_dir / "report.html").read_text()
+    answer = page.index("is fastest in") if "is fastest in" in page else page.index("tie")
+    assert answer < page.index("<img") < page.index("<table>") < page.index("Regenerate")
+    assert page.count("<h1>mlp-core benchmark</h1>") == 1

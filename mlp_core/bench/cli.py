@@ -33,9 +33,17 @@ def add_bench_parser(sub) -> None:
                    f"{', '.join('+' + m for m in MODIFIERS)} (default: {','.join(DEFAULT_IMPLS)})")
     g.add_argument("--batch-sizes", type=int_list, default=list(DEFAULT_BATCH_SIZES),
                    help=f"(default: {','.join(map(str, DEFAULT_BATCH_SIZES))})")
-    g.add_argument("--repeat", dest="repeats", type=positive_int,
-                   default=BenchConfig.__dataclass_fields__["repeats"].default,
-                   help="runs per cell (default: %(default)s)")
+    g.add_argument("--repeat", dest="repeats", type=repeat_count,
+                   help="rounds: each measures every implementation of every cell once, in a "
+                   "shuffled order; a number, or 'auto': 6 rounds, then more for the cells whose "
+                   "verdict is still open, until each is decided or its interval is within "
+                   "--precision, or --budget is spent (default: 3; auto with --steps)")
+    g.add_argument("--precision", type=positive_fraction,
+                   help="with --repeat auto: the target half-width of each ratio's 95%% "
+                   "interval, as a fraction or a percentage (default: 5%%)")
+    g.add_argument("--budget", type=positive_seconds,
+                   help="with --repeat auto: seconds the run may spend adding rounds "
+                   "(default: 1800)")
     g.add_argument("--threads", type=int_list,
                    help="compute threads, comma-separated to sweep them, e.g. 1,2 (default: each "
                    "library's own)")
@@ -64,6 +72,31 @@ def add_bench_parser(sub) -> None:
     d.add_argument("--tls-ca-file", help="CA certificate for a tls:// scheduler")
     d.add_argument("--tls-cert", help="client certificate for a tls:// scheduler")
     d.add_argument("--tls-key", help="client private key for a tls:// scheduler")
+
+
+def repeat_count(text: str) -> int | str:
+    """``"5"`` -> 5, ``"auto"`` -> ``"auto"``."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1 or 'auto', got {text!r}")
+    return value
+
+
+def positive_fraction(text: str) -> float:
+    """``"0.05"`` or ``"5%"`` -> 0.05: a fraction in (0, 1)."""
+    try:
+        value = float(text.rstrip("%")) / (100 if text.strip().endswith("%") else 1)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1) such as 0.05 or 5%, "
+                                         f"got {text!r}")
+    return value
 
 
 def positive_seconds(text: str) -> float:
@@ -200,5 +233,28 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .publish import rebuild
 
     written = rebuild(args.dirs, args.out)
+    print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
+    return 0
+
+
+def add_compare_parser(sub) -> None:
+    c = sub.add_parser("compare", help="compare two bench runs cell by cell, with intervals and "
+                       "verdicts (faster, slower, no significant change)",
+                       description="For two bench --out folders (before and after an upgrade, "
+                       "or two machines): each shared cell's ratio NEW/OLD of the median times "
+                       "with its 95%% interval, and a verdict; writes compare.md, compare.csv "
+                       "and a self-contained compare.html.")
+    c.add_argument("old", metavar="OLD", help="the --out folder of the earlier (reference) run")
+    c.add_argument("new", metavar="NEW", help="the --out folder of the run to compare with it")
+    c.add_argument("--out", help="where to write (default: NEW)")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import write_compare
+    from .document import Table, to_markdown
+
+    blocks, written = write_compare(args.old, args.new, args.out or args.new)
+    print(to_markdown([b for b in blocks if not isinstance(b, Table)][:3]
+                      + [b for b in blocks if isinstance(b, Table)]).rstrip("\n"))
     print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
     return 0

@@ -27,7 +27,11 @@ DEFAULT_BATCH_SIZES = (100, 500, 1000, 10000, 60000)
 DTYPES = ("float32", "float64")
 #: the axes of the sweep and the measurement: rows of one training configuration stay comparable
 #: (and a run resumable, cell by cell) whatever these are
-MEASURED = ("impls", "models", "batch_sizes", "threads", "dtypes", "repeats", "floor", "timeout")
+MEASURED = ("impls", "models", "batch_sizes", "threads", "dtypes", "repeats", "floor", "timeout",
+            "precision", "budget")
+AUTO = "auto"  # --repeat auto: rounds until every verdict is clear, within a budget
+DEFAULT_PRECISION = 0.05  # --precision: the target half-width of a ratio's interval
+DEFAULT_BUDGET_S = 1800.0  # --budget: seconds --repeat auto may spend
 
 
 def _default(name: str) -> Any:
@@ -86,9 +90,23 @@ class BenchConfig:
     batch_sizes: list[int] = field(default_factory=lambda: list(DEFAULT_BATCH_SIZES))
     threads: list[int | None] = field(default_factory=lambda: [None])
     dtypes: list[str] = field(default_factory=lambda: ["float32"])
-    repeats: int = 3
+    repeats: int | str = 3  # rounds, or "auto"
     floor: bool = True
     timeout: float = DEFAULT_TIMEOUT_S  # seconds a measurement may take before it is stopped
+    precision: float | None = None  # with repeats "auto": DEFAULT_PRECISION unless given
+    budget: float | None = None  # with repeats "auto": DEFAULT_BUDGET_S unless given
+
+    @property
+    def auto(self) -> bool:
+        return self.repeats == AUTO
+
+    @property
+    def precision_frac(self) -> float:
+        return DEFAULT_PRECISION if self.precision is None else self.precision
+
+    @property
+    def budget_s(self) -> float:
+        return DEFAULT_BUDGET_S if self.budget is None else self.budget
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> BenchConfig:
@@ -113,6 +131,8 @@ class BenchConfig:
                   for f in fields(cls)}
         values.update(l2=args.l2, models=args.layers or [list(preset.layers)],
                       threads=args.threads or [None], dtypes=args.dtypes or ["float32"])
+        if values["repeats"] is None:  # a sweep repeats until its verdicts are clear
+            values["repeats"] = AUTO if args.steps else cls.__dataclass_fields__["repeats"].default
         return cls(**values)
 
     def to_dict(self) -> dict:
@@ -191,8 +211,15 @@ class BenchConfig:
             raise MLPError(f"thread counts must be positive integers, got {self.threads}")
         if not self.dtypes or any(d not in DTYPES for d in self.dtypes):
             raise MLPError(f"dtypes must be among {', '.join(DTYPES)}, got {self.dtypes}")
-        if self.repeats < 1:
-            raise MLPError(f"repeats must be >= 1, got {self.repeats}")
+        if self.repeats != AUTO and (isinstance(self.repeats, bool)
+                                     or not isinstance(self.repeats, int) or self.repeats < 1):
+            raise MLPError(f"repeats must be an integer >= 1 or 'auto', got {self.repeats!r}")
+        if not self.auto and (self.precision is not None or self.budget is not None):
+            raise MLPError("--precision and --budget go with --repeat auto, not with a number "
+                           "of repeats")
+        for name, value in (("precision", self.precision), ("budget", self.budget)):
+            if value is not None and not 0 < value < float("inf"):
+                raise MLPError(f"{name} must be a number > 0, got {value!r}")
         if self.epochs < 1:
             raise MLPError(f"epochs must be >= 1, got {self.epochs}")
         if self.steps is not None and self.steps < 1:

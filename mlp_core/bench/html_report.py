@@ -86,10 +86,9 @@ TEMPLATE = """<!DOCTYPE html>
 {% endfor %}</tbody></table></div>
 {% endif %}{% endfor %}{% endfor %}
 <h2>Regenerate</h2>
-<p>Measure again:</p>
-<pre>{{ commands | join("\n") if commands else "(the command was not recorded)" }}</pre>
-<p>Rebuild this page and its files from the rows, without measuring:</p>
-<pre>mlp-core report {{ out_dir }} --out {{ out_dir }}</pre>
+{% for label, text in regenerate %}<p>{{ label }}</p>
+<pre>{{ text }}</pre>
+{% endfor %}
 <script>{{ script }}</script>
 </body></html>
 """
@@ -99,18 +98,27 @@ _ENV.globals.update(kind=lambda b: type(b).__name__, png_uri=png_uri,
                     inline=lambda text: Markup(inline_html(text)))
 
 
-def render_html(sections: list[tuple[str, list[Block]]], commands: list[str], out_dir: str,
+def render_html(sections: list[tuple[str, list[Block]]], regenerate: list[tuple[str, str]],
                 title: str = "mlp-core benchmark") -> str:
-    """The page: for each section (a heading of its name when there are several), its blocks."""
+    """The page: for each section (a heading of its name when there are several), its blocks;
+    at the end, ``regenerate``'s (what it does, the command) pairs."""
     return _ENV.from_string(TEMPLATE).render(
         title=title, written=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}", version=__version__,
-        sections=sections, demote=1 + (len(sections) > 1), commands=commands, out_dir=out_dir,
+        sections=sections, demote=1 + (len(sections) > 1), regenerate=regenerate,
         style=Markup(STYLE), script=Markup(SCRIPT))
 
 
 def write_html(out_dir: str | Path, sections: list[tuple[str, list[Block]]],
-               commands: list[str], title: str = "mlp-core benchmark") -> Path:
-    """``report.html`` in ``out_dir``, written atomically; returns its path."""
-    path = Path(out_dir) / "report.html"
-    atomic_write_text(path, render_html(sections, commands, str(out_dir), title))
+               commands: list[str], title: str = "mlp-core benchmark",
+               page: str = "report.html") -> Path:
+    """``page`` in ``out_dir``, written atomically; returns its path. ``commands``: those that
+    measured the rows (a bench page also says how to rebuild itself from them)."""
+    if page == "report.html":
+        regenerate = [("Measure again:", "\n".join(commands) or "(the command was not recorded)"),
+                      ("Rebuild this page and its files from the rows, without measuring:",
+                       f"mlp-core report {out_dir} --out {out_dir}")]
+    else:
+        regenerate = [("Make this page again:", "\n".join(commands))]
+    path = Path(out_dir) / page
+    atomic_write_text(path, render_html(sections, regenerate, title))
     return path

@@ -13,6 +13,7 @@ from ..fileio import atomic_write_bytes, atomic_write_text
 from . import stats
 from .document import Block, Bullets, Column, Heading, Paragraph, Plot, Table, to_markdown
 from .rows import LOCAL, model_name, names_machines
+from .runner import MAX_REDOS
 from .summary import answer, summarize, verdicts
 
 
@@ -164,11 +165,11 @@ def summary_document(rows: list[dict], skipped: dict[str, str] | None = None,
                "Median training time (`fit` wall time, each run in a fresh process, after a "
                "warm-up of at least 200 steps unless `--no-warmup`)")
     blocks += [Heading("Every cell"), Paragraph(
-        measure + ", with its 95% interval (order statistics; none below 6 runs). `vs Keras` "
-        "and `vs floor` are ratios taken round by round on the same machine and sweep point, "
-        "with their 95% intervals. The floor is the matrix products of the epochs alone in the "
-        "implementation's library. `unstable`: runs whose coefficient of variation is 10% or "
-        "more. GFLOP/s: the matrix products' useful work per second of training; "
+        measure + ". Each median has its 95% interval (order statistics; none below 6 runs). "
+        "`vs Keras` and `vs floor` are ratios taken round by round on the same machine and "
+        "sweep point, with their 95% intervals. The floor is the matrix products of the epochs "
+        "alone in the implementation's library. `unstable`: runs whose coefficient of "
+        "variation is 10% or more. GFLOP/s: the matrix products' useful work per second of training; "
         "`% sgemm peak` divides it by this machine's large-sgemm rate (NumPy's BLAS). "
         "`docs/methodology.md` explains the statistics."), summary_table(summary)]
     if points:
@@ -185,7 +186,17 @@ def _notes(rows: list[dict], skipped: dict[str, str] | None) -> list[Block]:
     if skipped:
         out.append(Paragraph("Not measured: " + "; ".join(f"{k} ({v})"
                                                           for k, v in skipped.items()) + "."))
-    errors = [r for r in rows if r.get("status") != "ok"]
+    flagged = [r for r in rows if r.get("status") == "flagged"]
+    slow = [r for r in rows if r.get("slow_machine")]
+    if flagged or slow:
+        out.append(Paragraph(
+            f"The machine-speed monitor: {len(flagged)} measurement"
+            f"{'s were' if len(flagged) != 1 else ' was'} redone because the machine ran slow "
+            "during them (the reference workload timed around each measurement ran more than "
+            "15% slower than the run's median)"
+            + (f"; {len(slow)} still ran slow after {MAX_REDOS} redos and stand, marked "
+               "`slow_machine` in the results" if slow else "") + "."))
+    errors = [r for r in rows if r.get("status") == "error"]
     if errors:
         out += [Paragraph("Failed measurements:"), Bullets([
             f"{r['impl']}" + (f" model {model_name(r['layers'])}" if r.get("layers") else "")

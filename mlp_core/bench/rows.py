@@ -18,6 +18,9 @@ from ..errors import DataError, MLPError
 
 RESULTS = "results.jsonl"
 LOCAL = "local"  # the machine of rows measured here (rows without a machine field are local)
+#: ``ok``; ``error``: the measurement failed; ``flagged``: it ran while the machine was slow
+#: (the monitor's reference workload says so) and was measured again
+STATUSES = ("ok", "error", "flagged")
 #: what every bench row holds
 REQUIRED = ("impl", "batch_size", "repeat", "status", "config")
 #: a successful row's times in seconds: finite and positive where present (fit_time always is)
@@ -25,7 +28,8 @@ TIMES = ("fit_time", "train_time", "time_per_epoch", "step_time", "sample_time",
          "epoch_equivalent_time", "floor_per_epoch")
 #: other numbers: finite and >= 0 where present
 AMOUNTS = ("test_accuracy", "gflops", "sgemm_peak_gflops", "peak_rss_mb", "gpu_peak_mb",
-           "epoch_flops", "flops_per_step", "epochs_run", "load_before")
+           "epoch_flops", "flops_per_step", "epochs_run", "load_before", "reference_s",
+           "steal_pct")
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,9 @@ def check_row(row: object) -> str | None:
     for name in ("machine", "dtype"):
         if row.get(name) is not None and not isinstance(row[name], str):
             return f"{name} must be a string, got {row[name]!r}"
-    if row["status"] not in ("ok", "error"):
-        return f"status must be 'ok' or 'error', got {row['status']!r}"
-    if row["status"] == "error":
+    if row["status"] not in STATUSES:
+        return f"status must be one of {', '.join(map(repr, STATUSES))}, got {row['status']!r}"
+    if row["status"] != "ok":
         return None
     if "fit_time" not in row:
         return "a successful row needs fit_time"

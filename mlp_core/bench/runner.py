@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -16,26 +18,57 @@ from typing import Protocol
 
 from .. import backends
 from ..machine import PIN_VARIABLES
+from . import stats
 from .config import BenchConfig
 from .impls import ImplSpec, floor_for, parse_impl
 from .process import DEFAULT_TIMEOUT_S, WorkerTimeout, run_worker
-from .rows import LOCAL, key
+from .rows import LOCAL, key, model_name
 from .store import ResultsStore, select_rows
+
+MIN_ROUNDS = 6  # the fewest rounds whose order statistics give a 95% interval
+MAX_ROUNDS = 40  # ``--repeat auto`` stops adding rounds here, whatever the budget left
+MAX_REDOS = 2  # measurements redone at most this often when the machine ran slow during them
 
 
 @dataclass
 class Plan:
-    jobs: list[dict]
+    """What to measure: every runnable implementation (floors included) at every sweep point,
+    in rounds. A round measures each implementation of a point once, in an order shuffled for
+    each round and point (seeded: a run is reproducible, and resumable job by job)."""
+
+    specs: list[ImplSpec]
+    points: list[dict]  # the sweep points, as ``BenchConfig.cells`` names them
+    rounds: int  # the first rounds: all of them, or the first of ``--repeat auto``
+    seed: int
     skipped: dict[str, str]  # implementation -> why it cannot run here
     notes: list[str] = field(default_factory=list)  # how some cells are measured otherwise
 
-    def on(self, machines: list[str]) -> list[dict]:
-        """Every job on each of ``machines``."""
-        return [{**j, "machine": m} for j in self.jobs for m in machines]
+    def round(self, r: int, points: list[dict] | None = None) -> list[dict]:
+        """The jobs of round ``r`` at ``points`` (default: every point)."""
+        jobs: dict[str, dict] = {}  # (a backend without thread counts: one job for all of them)
+        for point in self.points if points is None else points:
+            order = list(self.specs)
+            random.Random(f"{self.seed}/{r}/{json.dumps(point, sort_keys=True)}").shuffle(order)
+            for s in order:
+                threads = point["threads"] if backends.entry(s.backend).threads else None
+                job = {"impl": s.spec, **point, "threads": threads,
+                       "dtype": s.dtype or point["dtype"], "repeat": r}  # (+f64: float64)
+                jobs.setdefault(json.dumps(job, sort_keys=True), job)
+        return list(jobs.values())
+
+    @property
+    def jobs(self) -> list[dict]:
+        """The jobs of the first rounds."""
+        return [j for r in range(self.rounds) for j in self.round(r)]
+
+    def on(self, machines: list[str], jobs: list[dict] | None = None) -> list[dict]:
+        """``jobs`` (default: the first rounds') on each of ``machines``."""
+        return [{**j, "machine": m} for j in (self.jobs if jobs is None else jobs)
+                for m in machines]
 
 
 def make_plan(cfg: BenchConfig, local: bool = True) -> Plan:
-    """Validate the config and list the measurements, interleaved: A B C A B C ...
+    """Validate the config and plan the measurements in rounds.
 
     ``local``: they run on this machine (not on Dask workers), so its data folder and devices
     are theirs and are checked here."""
@@ -57,15 +90,8 @@ def make_plan(cfg: BenchConfig, local: bool = True) -> Plan:
             runnable.append(floor_for(lib))
     notes = [f"{s.spec} cannot set its thread count: measured once per cell, with its own"
              for s in runnable if any(cfg.threads) and not backends.entry(s.backend).threads]
-    jobs: dict[str, dict] = {}  # (a backend without thread counts: one job for all of them)
-    for r in range(cfg.repeats):
-        for cell in cfg.cells():
-            for s in runnable:
-                threads = cell["threads"] if backends.entry(s.backend).threads else None
-                job = {"impl": s.spec, **cell, "threads": threads,
-                       "dtype": s.dtype or cell["dtype"], "repeat": r}  # (+f64: float64)
-                jobs.setdefault(json.dumps(job, sort_keys=True), job)
-    return Plan(list(jobs.values()), skipped, notes)
+    rounds = MIN_ROUNDS if cfg.auto else cfg.repeats
+    return Plan(runnable, cfg.cells(), rounds, cfg.seed, skipped, notes)
 
 
 def _device_missing(spec: ImplSpec, device: str | None, timeout: float) -> str | None:
@@ -109,7 +135,9 @@ def run_job_subprocess(job: dict, config: dict, timeout: float | None = DEFAULT_
 def progress_line(i: int, total: int, row: dict) -> str:
     """``[3/18] numpy batch 500 run 1: 6.21 s, acc 0.5689`` for one finished measurement (in a
     sweep also its model, threads and dtype; per step: its seconds per step)."""
-    if row.get("status") != "ok":
+    if row.get("status") == "flagged":
+        status = f"redone: {row.get('error')}"
+    elif row.get("status") != "ok":
         status = f"FAILED: {row.get('error')}"
     elif row.get("step_time") is not None:
         status = f"{row['step_time'] * 1e3:.3f} ms/step"
@@ -157,17 +185,86 @@ def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = Fa
     store = ResultsStore(out_dir)
     training = cfg.training()
     rows = store.open_for(training, fresh)
-    jobs = plan.on(executor.machines if executor else [LOCAL])
-    done = {key(r) for r in rows if r.get("status") == "ok"}
-    todo = [j for j in jobs if key(j) not in done]
+    machines = executor.machines if executor else [LOCAL]
     run_job = run_job or partial(run_job_subprocess, timeout=cfg.timeout)
-    results = (executor.run(todo, training) if executor
-               else ((job, run_job(job, training)) for job in todo))
-    for i, (job, result) in enumerate(results, 1):
-        row = {**job, **result, "config": training, "command": command,
-               "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        store.append(row)
-        rows.append(row)
-        if progress:
-            progress(i, len(todo), row)
-    return select_rows(rows, jobs), plan.skipped
+    monitor = Monitor(rows)
+    measured: list[dict] = []  # every job planned so far
+    started, r, points, count = time.monotonic(), 0, plan.points, 0
+    while points:
+        jobs = plan.on(machines, plan.round(r, points))
+        measured += jobs
+        done = {key(x) for x in rows if x.get("status") == "ok"}
+        todo = [j for j in jobs if key(j) not in done]
+        results = (executor.run(todo, training) if executor
+                   else monitor.measure(todo, lambda job: run_job(job, training)))
+        for job, result in results:
+            row = {**job, **result, "config": training, "command": command,
+                   "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            store.append(row)
+            rows.append(row)
+            count += row.get("status") != "flagged"
+            if progress:
+                progress(count, count + _left(plan, r, jobs, rows), row)
+        r += 1
+        points = _next_points(plan, cfg, r, select_rows(rows, measured), started)
+    return select_rows(rows, measured), plan.skipped
+
+
+def _left(plan: Plan, r: int, jobs: list[dict], rows: list[dict]) -> int:
+    """Measurements known to be left: this round's, and the first rounds' still to come
+    (``--repeat auto`` may add rounds beyond them)."""
+    done = {key(x) for x in rows if x.get("status") in ("ok", "error")}
+    return sum(key(j) not in done for j in jobs) + max(plan.rounds - r - 1, 0) * len(jobs)
+
+
+def _next_points(plan: Plan, cfg: BenchConfig, r: int, rows: list[dict],
+                 started: float) -> list[dict]:
+    """The sweep points of round ``r``: every one until the first rounds are done; then, with
+    ``--repeat auto``, the points whose verdict is still open, while budget and rounds last."""
+    if r < plan.rounds:
+        return plan.points
+    if not cfg.auto or r >= MAX_ROUNDS or time.monotonic() - started > cfg.budget_s:
+        return []
+    from .summary import open_points, summarize
+
+    open_keys = open_points(summarize(rows), cfg.precision_frac)
+    return [p for p in plan.points
+            if (model_name(p["layers"]), p["batch_size"], p["threads"], p["dtype"]) in open_keys]
+
+
+class Monitor:
+    """The machine-speed monitor: every measurement times a fixed reference workload before and
+    after it (``reference_s``); one whose reference ran more than 15% slower than the run's
+    median is flagged (status ``flagged``, kept in the results file for the record) and
+    measured again, at most ``MAX_REDOS`` times (the last one stands, marked ``slow_machine``)."""
+
+    SLOWER = 1.15
+
+    def __init__(self, rows: list[dict]) -> None:
+        self.references = [x["reference_s"] for x in rows
+                           if x.get("status") == "ok" and x.get("reference_s")]
+
+    def slow(self, row: dict) -> bool:
+        ref = row.get("reference_s")
+        if row.get("status") != "ok" or not ref or len(self.references) < 3:
+            return False
+        return ref > self.SLOWER * stats.median_of(self.references)
+
+    def measure(self, jobs: list[dict], run: Callable[[dict], dict]):
+        """Yield ``(job, result)`` for each job, redoing those measured while slow."""
+        for job in jobs:
+            for attempt in range(MAX_REDOS + 1):
+                result = run(job)
+                if not self.slow(result):
+                    break
+                if attempt == MAX_REDOS:
+                    result = {**result, "slow_machine": True}
+                    break
+                median = stats.median_of(self.references)
+                slower = result["reference_s"] / median
+                yield job, {**result, "status": "flagged", "error": (
+                    f"the machine ran slow: its reference took {slower:.2f}x the run's median; "
+                    "measured again")}
+            if result.get("status") == "ok" and result.get("reference_s"):
+                self.references.append(result["reference_s"])
+            yield job, result

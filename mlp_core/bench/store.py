@@ -18,11 +18,12 @@ from .rows import RESULTS, key, read_results
 
 
 def select_rows(rows: list[dict], jobs: list[dict]) -> list[dict]:
-    """The rows of these jobs, without failures that a later run of the same job redid."""
+    """The rows of these jobs, without failures that a later run of the same job redid (rows
+    the monitor flagged stay: the summary counts them)."""
     wanted = {key(j) for j in jobs}
     redone = {key(r) for r in rows if r.get("status") == "ok"}
     return [r for r in rows if key(r) in wanted
-            and (r.get("status") == "ok" or key(r) not in redone)]
+            and (r.get("status") in ("ok", "flagged") or key(r) not in redone)]
 
 
 class ResultsStore:

@@ -161,3 +161,29 @@ def _cell_order(k: tuple) -> tuple:
     sizes = [int(n) for n in model.split("-") if n.isdigit()]
     return (mach, (sum(sizes), sizes), bs, str(threads), str(dtype),
             (is_floor(impl), is_keras(impl), impl))
+
+
+def open_points(summary: list[dict], precision: float) -> set[tuple]:
+    """The sweep points ``(model, batch size, threads, dtype)`` whose verdict is still open:
+    a tie whose interval is wider than ``precision`` (a half-width, relative), or, where one
+    implementation ran alone, a median whose interval is. A decided winner is closed."""
+    def loose(value: float, low: float | None, high: float | None) -> bool:
+        half = stats.Estimate(value, low, high, 0).half_width
+        return half is None or half > precision
+
+    decided = {}
+    for v in verdicts(summary):
+        decided[(v["model"], v["batch_size"], v["threads"], v["dtype"])] = (
+            v["verdict"] == "winner"
+            or not loose(v["margin"], v["margin_ci_low"], v["margin_ci_high"]))
+    out = set()
+    for s in summary:
+        point = (s["model"], s["batch_size"], s["threads_asked"], s["dtype"])
+        if is_floor(s["impl"]):
+            continue
+        if point in decided:
+            if not decided[point]:
+                out.add(point)
+        elif loose(s["median_s"], s["median_s_ci_low"], s["median_s_ci_high"]):
+            out.add(point)
+    return out

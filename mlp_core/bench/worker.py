@@ -113,6 +113,51 @@ def environment() -> dict:
 LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
+def reference_seconds() -> float:
+    """The machine-speed monitor's fixed workload, a few milliseconds: 256x256 float32 products
+    on every core (NumPy's BLAS) and a short Python loop; the best of three, so that a blip
+    does not count and a slow period does."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    a = np.full((256, 256), 0.5, np.float32)
+    best = float("inf")
+    with threadpool_limits(os.cpu_count(), user_api="blas"):
+        for _ in range(3):
+            t = perf_counter()
+            for _ in range(8):
+                a @ a
+            total = 0
+            for i in range(20_000):
+                total += i
+            best = min(best, perf_counter() - t)
+    return best
+
+
+def cpu_ticks() -> tuple[int, int] | None:
+    """(steal, total) CPU ticks since boot, from /proc/stat (None where the OS has none)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def monitored(measure) -> dict:
+    """``measure()``'s result with the monitor's readings: the reference workload's seconds
+    (the mean of before and after), the load average after, the CPU steal time during it."""
+    before, ticks = reference_seconds(), cpu_ticks()
+    result = measure()
+    after, ticks_after = reference_seconds(), cpu_ticks()
+    steal = None
+    if ticks and ticks_after and ticks_after[1] > ticks[1]:
+        steal = 100 * (ticks_after[0] - ticks[0]) / (ticks_after[1] - ticks[1])
+    return {**result, "reference_s": (before + after) / 2, "reference_before_s": before,
+            "reference_after_s": after, "steal_pct": steal,
+            "load_after": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+
+
 def run_job(job: dict) -> dict:
     from mlp_core.bench.floor import sgemm_peak_gflops
     from mlp_core.bench.keras_reference import run_keras
@@ -123,7 +168,7 @@ def run_job(job: dict) -> dict:
     # the yardstick: NumPy's large-sgemm rate here, before any backend limits threads
     peak = sgemm_peak_gflops() if impl.is_floor or cfg.steps else None
     runner = run_floor if impl.is_floor else run_keras if impl.is_reference else run_ours
-    result = runner(impl, cfg, cell)
+    result = monitored(lambda: runner(impl, cfg, cell))
     sizes, n, bs = result.pop("sizes"), result["n_train"], cell.batch_size
     result.update(sgemm_peak_gflops=peak, epoch_flops=products_per_epoch(sizes, n, bs),
                   time_per_epoch=result["fit_time"] / (result.get("epochs_run") or 1))
