@@ -165,13 +165,13 @@ def summary_document(rows: list[dict], skipped: dict[str, str] | None = None,
                "Median training time (`fit` wall time, each run in a fresh process, after a "
                "warm-up of at least 200 steps unless `--no-warmup`)")
     blocks += [Heading("Every cell"), Paragraph(
-        measure + ". Each median has its 95% interval (order statistics; none below 6 "
-        "runs). `vs Keras` and `vs floor` are ratios taken round by round on the same machine and sweep point, "
-        "with their 95% intervals. The floor is the matrix products of the epochs alone in the "
-        "implementation's library. `unstable`: runs whose coefficient of variation is 10% or "
-        "more. GFLOP/s: the matrix products' useful work per second of training; `% sgemm peak`"
-        " divides it by this machine's large-sgemm rate (NumPy's BLAS). `docs/methodology.md` "
-        "explains the statistics."), summary_table(summary)]
+        measure + ". Each median has its 95% interval (order statistics; none below 6 runs). "
+        "`vs Keras` and `vs floor` are ratios taken round by round on the same machine and "
+        "sweep point, with their 95% intervals. The floor is the matrix products of the "
+        "epochs alone in the implementation's library. `unstable`: runs whose coefficient of "
+        "variation is 10% or more. GFLOP/s: the matrix products' useful work per second of "
+        "training; `% sgemm peak` divides it by this machine's large-sgemm rate (NumPy's "
+        "BLAS). `docs/methodology.md` explains the statistics."), summary_table(summary)]
     if points:
         blocks += [Heading("Verdicts"), Paragraph(
             "A sweep point's fastest implementation is named only where the 95% interval of "
