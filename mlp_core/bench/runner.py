@@ -27,6 +27,9 @@ from .store import ResultsStore, select_rows
 
 MIN_ROUNDS = 6  # the fewest rounds whose order statistics give a 95% interval
 MAX_ROUNDS = 40  # ``--repeat auto`` stops adding rounds here, whatever the budget left
+#: the rounds after which ``--repeat auto`` looks at the verdicts (between them, the open
+#: points get rounds): a few looks, growing apart, rather than one after every round
+LOOKS = (MIN_ROUNDS, 9, 13, 19, 28, MAX_ROUNDS)
 MAX_REDOS = 2  # measurements redone at most this often when the machine ran slow during them
 
 
@@ -206,7 +209,7 @@ def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = Fa
             if progress:
                 progress(count, count + _left(plan, r, jobs, rows), row)
         r += 1
-        points = _next_points(plan, cfg, r, select_rows(rows, measured), started)
+        points = _next_points(plan, cfg, r, select_rows(rows, measured), started, points)
     return select_rows(rows, measured), plan.skipped
 
 
@@ -217,14 +220,17 @@ def _left(plan: Plan, r: int, jobs: list[dict], rows: list[dict]) -> int:
     return sum(key(j) not in done for j in jobs) + max(plan.rounds - r - 1, 0) * len(jobs)
 
 
-def _next_points(plan: Plan, cfg: BenchConfig, r: int, rows: list[dict],
-                 started: float) -> list[dict]:
-    """The sweep points of round ``r``: every one until the first rounds are done; then, with
-    ``--repeat auto``, the points whose verdict is still open, while budget and rounds last."""
+def _next_points(plan: Plan, cfg: BenchConfig, r: int, rows: list[dict], started: float,
+                 points: list[dict]) -> list[dict]:
+    """The sweep points of round ``r`` (``points``: those of the round before): every one
+    until the first rounds are done; then, with ``--repeat auto``, those whose verdict was
+    still open at the last look (``LOOKS``), while budget and rounds last."""
     if r < plan.rounds:
         return plan.points
     if not cfg.auto or r >= MAX_ROUNDS or time.monotonic() - started > cfg.budget_s:
         return []
+    if r not in LOOKS:
+        return points
     from .summary import open_points, summarize
 
     open_keys = open_points(summarize(rows), cfg.precision_frac)

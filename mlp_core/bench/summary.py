@@ -34,12 +34,13 @@ def _times_by_round(group: list[dict]) -> dict[int, float]:
     return out
 
 
-def paired(a: dict[int, float], b: dict[int, float]) -> stats.Estimate | None:
+def paired(a: dict[int, float], b: dict[int, float],
+           level: float = stats.LEVEL) -> stats.Estimate | None:
     """The ratio a/b over the rounds both have; None if they share none."""
     shared = sorted(set(a) & set(b))
     if not shared:
         return None
-    return stats.paired_ratio([a[r] for r in shared], [b[r] for r in shared])
+    return stats.paired_ratio([a[r] for r in shared], [b[r] for r in shared], level)
 
 
 def _ratio_fields(name: str, e: stats.Estimate | None) -> dict:
@@ -106,7 +107,7 @@ def _middle(key: str, group: list[dict]) -> float | None:
     return stats.median_of(values) if values else None
 
 
-def verdicts(summary: list[dict]) -> list[dict]:
+def verdicts(summary: list[dict], level: float = stats.LEVEL) -> list[dict]:
     """Per sweep point (machine, model, batch size, threads, dtype) with two implementations
     or more (floors apart): the fastest by median, its ratio to the runner-up (runner-up time
     over the fastest's, round by round, with its interval), and the verdict: ``winner`` where
@@ -123,7 +124,8 @@ def verdicts(summary: list[dict]) -> list[dict]:
             continue
         ranked = sorted(group, key=lambda s: s["median_s"])
         fastest, runner_up = ranked[0], ranked[1]
-        margins = {s["impl"]: paired(s["rounds"], fastest["rounds"]) for s in ranked[1:]}
+        margins = {s["impl"]: paired(s["rounds"], fastest["rounds"], level)
+                   for s in ranked[1:]}
         margin = margins[runner_up["impl"]]
         decided = margin is not None and margin.low is not None and margin.low > 1
         tied = [fastest["impl"]] + [i for i, e in margins.items()
@@ -163,26 +165,29 @@ def _cell_order(k: tuple) -> tuple:
             (is_floor(impl), is_keras(impl), impl))
 
 
-def open_points(summary: list[dict], precision: float) -> set[tuple]:
-    """The sweep points ``(model, batch size, threads, dtype)`` whose verdict is still open:
-    a tie whose interval is wider than ``precision`` (a half-width, relative), or, where one
-    implementation ran alone, a median whose interval is. A decided winner is closed."""
+def open_points(summary: list[dict], precision: float,
+                stop_level: float = stats.EARLY_STOP_LEVEL) -> set[tuple]:
+    """The sweep points ``(model, batch size, threads, dtype)`` whose verdict is still open for
+    ``--repeat auto``: not yet decided at ``stop_level`` (stricter than the verdict's 95%: each
+    look at the data is another chance for noise to pass for a difference), and with a 95%
+    interval wider than ``precision`` (a relative half-width): the runner-up's ratio, or, where
+    an implementation ran alone, its median."""
     def loose(value: float, low: float | None, high: float | None) -> bool:
         half = stats.Estimate(value, low, high, 0).half_width
         return half is None or half > precision
 
-    decided = {}
-    for v in verdicts(summary):
-        decided[(v["model"], v["batch_size"], v["threads"], v["dtype"])] = (
-            v["verdict"] == "winner"
+    closed = {}
+    for v, strict in zip(verdicts(summary), verdicts(summary, stop_level)):
+        closed[(v["model"], v["batch_size"], v["threads"], v["dtype"])] = (
+            strict["verdict"] == "winner"
             or not loose(v["margin"], v["margin_ci_low"], v["margin_ci_high"]))
     out = set()
     for s in summary:
         point = (s["model"], s["batch_size"], s["threads_asked"], s["dtype"])
         if is_floor(s["impl"]):
             continue
-        if point in decided:
-            if not decided[point]:
+        if point in closed:
+            if not closed[point]:
                 out.add(point)
         elif loose(s["median_s"], s["median_s_ci_low"], s["median_s_ci_high"]):
             out.add(point)
