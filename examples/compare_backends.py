@@ -5,7 +5,8 @@
 The implementations are every tested variant of every backend in the registry worth timing
 (not the array-api-strict conformance check) whose library is installed here, plus Keras;
 MLP_BACKEND, if set, narrows the list to that backend's variants (plus Keras). A GPU-only backend
-without a GPU is skipped with the reason. The same as ``mlp-core bench``, from Python.
+without a GPU is skipped with the reason. The same as ``mlp-core bench``, from Python: it
+writes the same files, ``report.html`` included.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import os
 
 from mlp_core import backends
 from mlp_core.bench.config import BenchConfig
-from mlp_core.bench.report import markdown_table, summarize, write_reports
+from mlp_core.bench.report import markdown_table
 from mlp_core.bench.runner import print_progress, run_benchmark
+from mlp_core.bench.summary import summarize
 
 
 def main() -> None:
@@ -35,8 +37,7 @@ def main() -> None:
     cfg = BenchConfig(dataset=args.dataset, epochs=args.epochs, impls=impls,
                       batch_sizes=[int(b) for b in args.batch_sizes.split(",")],
                       repeats=args.repeat, device=os.environ.get("MLP_DEVICE"))
-    rows, skipped = run_benchmark(cfg, args.out, progress=print_progress)
-    write_reports(rows, args.out, skipped)
+    rows, _ = run_benchmark(cfg, args.out, progress=print_progress)  # (writes report.html)
     print(markdown_table(summarize(rows)))
 
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mlp_core.bench import stats
 from mlp_core.bench.config import BenchConfig
-from mlp_core.bench.report import summarize, write_reports
 from mlp_core.bench.runner import print_progress, run_benchmark
+from mlp_core.bench.summary import summarize
 
 MYANN = {
     "numpy+f64+input-delta": "the author's MLP as it started: float64, input delta",
@@ -53,9 +54,8 @@ def main() -> None:
     summaries = {}
     for preset, impls in (("seed-keras", KERAS), ("seed-myann", MYANN)):
         out = Path(args.out) / preset
-        rows, skipped = run_benchmark(config(preset, list(impls), args), out,
-                                      progress=print_progress)
-        write_reports(rows, out, skipped)
+        rows, _ = run_benchmark(config(preset, list(impls), args), out,
+                                progress=print_progress)  # (writes each run's report.html)
         summaries[preset] = {(s["impl"], s["batch_size"]): s for s in summarize(rows)}
 
     for bs in [int(b) for b in args.batch_sizes.split(",")]:
@@ -67,8 +67,11 @@ def main() -> None:
                 if s is None:
                     print(f"  {what:55s} not measured")
                     continue
-                ratio = f"{s['median_s'] / keras['median_s']:.2f}x Keras" if keras else ""
-                print(f"  {what:55s} {s['median_s']:7.2f} s  {ratio:12s} "
+                # two runs (one per preset): the ratio of medians, with a bootstrap interval
+                ratio = (stats.fmt_ratio(stats.unpaired_ratio(list(s["rounds"].values()),
+                                                              list(keras["rounds"].values())))
+                         + " Keras" if keras else "")
+                print(f"  {what:55s} {s['median_s']:7.2f} s  {ratio:28s} "
                       f"test acc {s['test_accuracy']:.4f}")
 
 

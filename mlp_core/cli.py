@@ -16,7 +16,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from .errors import MLPError
+from .errors import DataWarning, MLPError
 from .options import (
     OneLineParser,
     add_backend_args,
@@ -54,9 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--save", metavar="PATH", help="save the trained model (.npz)")
     g.add_argument("--quiet", action="store_true", help="no per-epoch progress")
 
-    sub.add_parser("info", help="backends, devices, BLAS library and threads available here")
+    sub.add_parser("info", help="backends, devices, BLAS library and threads available here",
+                   description="Lists every backend of the registry with its library version or "
+                   "why it is missing, the devices it sees, and this machine: CPU, BLAS library, "
+                   "its kernel and threads.")
     c = sub.add_parser("check", help="train a small network on every backend and device here "
-                       "and compare it with NumPy float64: what works, not only what is there")
+                       "and compare it with NumPy float64: what works, not only what is there",
+                       description="Trains a small network for two epochs on every backend "
+                       "variant and device here (and in mixed_bfloat16 where a backend has it), "
+                       "compares its weights with NumPy's in float64 within a stated tolerance, "
+                       "and prints a table: which backends work, which are missing and why, "
+                       "and which disagree. Exit status 1 if any disagrees or crashes.")
     c.add_argument("--device", choices=["cpu", "gpu", "all"], default="all",
                    help="devices to check (default: %(default)s)")
     c.add_argument("--backend", help="comma-separated backends (default: every one)")
@@ -90,6 +98,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     make_scaler(opts["scaler"])
     if dataset_key(args.dataset) == SYNTHETIC:
         check_sizes(args.samples, args.features, args.classes)
+    else:
+        given = [f"--{n}" for n in ("samples", "features", "classes") if getattr(args, n)]
+        if given:
+            raise MLPError(f"{', '.join(given)} size the synthetic dataset; give "
+                           "--dataset synthetic, or leave them out")
     shape = dataset_shape(args.dataset, args.features, args.classes)
 
     def make_model(n_inputs: int, n_classes: int) -> MLP:
@@ -102,9 +115,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     # where the dataset's shape is known, the model (made now) checks its options and memory
     # before the data is read; an .npz file's shape is known once it is read
     model = make_model(*shape) if shape else make_model(1, 2) and None
-    ds = load_dataset(args.dataset, args.data_dir, scaler=opts["scaler"], samples=args.samples,
-                      features=args.features, classes=args.classes, seed=args.seed,
-                      as_pixels=True)
+    with warnings.catch_warnings(record=True) as caught:  # said as one line each, below
+        warnings.simplefilter("always", DataWarning)
+        ds = load_dataset(args.dataset, args.data_dir, scaler=opts["scaler"],
+                          samples=args.samples, features=args.features, classes=args.classes,
+                          seed=args.seed, as_pixels=True)
+    for w in caught:
+        print(f"mlp-core: warning: {w.message}", file=sys.stderr)
     model = model or make_model(ds.x_train.shape[1], ds.n_classes)
     print(f"{model} on {ds.name} ({ds.x_train.shape[0]} train / {ds.x_test.shape[0]} test, "
           f"from {ds.source}); {describe_options(resolved)}; mode {be.mode}", file=sys.stderr)

@@ -12,13 +12,14 @@ integers in ``0 .. n_classes - 1``, and the counts and image shapes agree. Every
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import synthetic
-from .errors import DataError, choice_error
+from .errors import DataError, DataWarning, choice_error
 from .idx import parse_idx, read_idx
 from .pixels import Pixels
 from .scalers import SCALERS, make_scaler
@@ -89,6 +90,8 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
                         f"{sources['x_test']} has images of {xte.shape[1]}")
     ds = Dataset(key if key in DATASETS or key == SYNTHETIC else Path(name).name,
                  xtr, ytr, xte, yte, source=source)
+    if n_classes is None:  # a user's .npz: its labels define the classes
+        _warn_about_classes(ds, source)
     # copy=False: the arrays are ours, so divide255, normalize and none scale in place (a copy
     # would double peak memory); standard and minmax compute in float64 and return new arrays
     if keep:
@@ -133,6 +136,28 @@ def _check_images(x: np.ndarray, source: str) -> None:
         raise DataError(f"{source}: holds no images (shape {x.shape})")
     if x.dtype.kind == "f" and not np.isfinite(x).all():
         raise DataError(f"{source}: images contain NaN or infinity")
+
+
+def _warn_about_classes(ds: Dataset, source: str) -> None:
+    """The rule for a user's labels: classes are 0 .. the largest label; a class without a
+    training row, or a test label that training never saw, trains a network that cannot get
+    those right, so it is said (``DataWarning``)."""
+    seen = set(np.unique(ds.y_train).tolist())
+    empty = sorted(set(range(ds.n_classes)) - seen - set(np.unique(ds.y_test).tolist()))
+    unseen = sorted(set(np.unique(ds.y_test).tolist()) - seen)
+    if empty:
+        warnings.warn(f"{source}: classes are 0 to {ds.n_classes - 1} (the largest label), but "
+                      f"no row has label {_few(empty)}: the network gets {ds.n_classes} outputs, "
+                      f"{len(empty)} of them never trained; relabel the classes 0 .. n-1",
+                      DataWarning, stacklevel=3)
+    if unseen:
+        warnings.warn(f"{source}: test label {_few(unseen)} never occurs in the training labels: "
+                      "the network cannot learn it", DataWarning, stacklevel=3)
+
+
+def _few(values: list[int]) -> str:
+    return ", ".join(map(str, values[:5])) + (f" (and {len(values) - 5} more)"
+                                              if len(values) > 5 else "")
 
 
 def _check_labels(y: np.ndarray, source: str, n_classes: int | None) -> None:

@@ -32,3 +32,8 @@ def choice_error(kind: str, name: object, valid) -> MLPError:
 def one_line(exc: BaseException) -> str:
     """An exception's message on one line (or its type's name, if it has none)."""
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class DataWarning(UserWarning):
+    """Data that trains, but probably not as meant (labels that leave classes empty, test
+    labels never seen in training)."""

@@ -55,6 +55,11 @@ class Loss:
         """Both at once, for the train step; a loss overrides it where they share work."""
         return self.value_sum(be, a, z, y, act), self.output_delta(be, a, z, y, act)
 
+    def probabilities(self, be: Backend, a: Any, z: Any, act: Activation) -> Any:
+        """What this loss treats as the class probabilities of the outputs ``a`` (logits
+        ``z``): the outputs themselves here (per-output probabilities for the log losses)."""
+        return a
+
 
 def _log_softmax(xp, z):
     s = z - xp.max(z, axis=1, keepdims=True)
@@ -71,6 +76,9 @@ class CategoricalCrossEntropy(Loss):
     def output_delta(self, be, a, z, y, act):
         return self.value_and_delta(be, a, z, y, act)[1]
 
+    def probabilities(self, be, a, z, act):
+        return a if act.is_row_softmax else be.xp.exp(_log_softmax(be.xp, z))
+
     def value_and_delta(self, be, a, z, y, act):
         xp = be.xp
         log_p = _log_softmax(xp, z)  # once, for the value and the delta
@@ -85,6 +93,9 @@ def _clip_mask(xp, p):
 
 class NormalizedCrossEntropy(Loss):
     name, needs_unit_interval = "cce-normalized", True
+
+    def probabilities(self, be, a, z, act):
+        return a / be.xp.sum(a, axis=1, keepdims=True)
 
     def value_sum(self, be, a, z, y, act):
         xp = be.xp

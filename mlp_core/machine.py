@@ -57,13 +57,41 @@ def blas_info() -> dict:
     return info
 
 
+def busy_cores(seconds: float = 0.5) -> float | None:
+    """How many cores other processes kept busy over the next ``seconds``, from /proc/stat
+    (None where the OS has none). Sampled now, unlike the load average, which still counts the
+    command that ended a minute ago."""
+    import time
+
+    def ticks() -> tuple[int, int] | None:
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(v) for v in f.readline().split()[1:8]]
+        except (OSError, ValueError):
+            return None
+        return fields[3] + fields[4], sum(fields)  # (idle + iowait, all)
+
+    first, mine = ticks(), time.process_time()
+    if first is None:
+        return None
+    time.sleep(seconds)
+    last, mine = ticks(), time.process_time() - mine
+    idle, total = last[0] - first[0], last[1] - first[1]
+    if total <= 0:
+        return None
+    cores = os.cpu_count() or 1
+    used = cores * (1 - idle / total) - mine / seconds  # (this process's own share left out)
+    return max(used, 0.0)
+
+
 def warnings_for_this_machine(native_blas: bool = False) -> list[str]:
     """Reasons the timings about to be taken here may not mean what they seem."""
     out = []
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    if load > 0.75 * (os.cpu_count() or 1):  # another busy process adds about 1
-        out.append(f"the machine is busy (load average {load:.2f}): timings will be slow and "
-                   "noisy; stop other work first")
+    busy = busy_cores()
+    if busy is not None and busy > 0.5:  # another busy process keeps about one core busy
+        out.append(f"the machine is busy (other processes kept {busy:.1f} of its "
+                   f"{os.cpu_count()} cores busy just now): timings will be slow and noisy; "
+                   "stop other work first")
     coretype = os.environ.get("OPENBLAS_CORETYPE")
     if (coretype and not native_blas and "avx512f" in cpu_flags()
             and coretype.lower() not in AVX512_KERNELS):

@@ -312,15 +312,29 @@ class MLP:
         self.rng.bit_generator.state = state.rng
 
     # -- inference ----------------------------------------------------------------------------
-    @_in_precision
     def predict_proba(self, x: Any) -> np.ndarray:
-        """The network's outputs for each row of ``x`` (host NumPy array)."""
+        """The class probabilities of each row of ``x``, as the loss reads the outputs: for
+        ``cce`` (the default, as Keras 3 trains it) the softmax of the output logits, whose rows
+        sum to 1, whatever the output activation; for ``cce-normalized`` the outputs divided by
+        their sum; for the log losses and ``mse`` the outputs themselves (one probability per
+        output). :meth:`outputs` gives the network's raw outputs."""
+        return self._forward_host(x, probabilities=True)
+
+    def outputs(self, x: Any) -> np.ndarray:
+        """The network's outputs (the output activation's values) for each row of ``x``."""
+        return self._forward_host(x, probabilities=False)
+
+    @_in_precision
+    def _forward_host(self, x: Any, probabilities: bool) -> np.ndarray:
         x = self._check_x(x, "input")
         be, net = self.backend, self._network()
-        # host slices (NumPy clamps the stop); pixels are scaled on the host, chunk by chunk
-        out = [be.to_numpy(forward(be, net, self.params, be.asarray(
-            np.asarray(x[i:i + EVAL_CHUNK]), self.variable_dtype))[0][-1])
-               for i in range(0, x.shape[0], EVAL_CHUNK)]
+        out = []
+        for i in range(0, x.shape[0], EVAL_CHUNK):  # host slices; pixels scaled chunk by chunk
+            outs, z = forward(be, net, self.params,
+                              be.asarray(np.asarray(x[i:i + EVAL_CHUNK]), self.variable_dtype))
+            a = (net.loss.probabilities(be, outs[-1], z, net.activations[-1]) if probabilities
+                 else outs[-1])
+            out.append(be.to_numpy(a))
         return np.concatenate(out)
 
     def predict(self, x: Any) -> np.ndarray:
@@ -379,9 +393,15 @@ class MLP:
             raise MLPError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
         try:
             model = cls(backend=backend, device=device, _params=params, **config)
+        except BackendUnavailable as exc:
+            if config["dtype"] == "mixed_bfloat16":  # its weights are float32: say how
+                raise BackendUnavailable(f"{exc}; this model was trained in mixed_bfloat16, "
+                                         "whose weights are float32: MLP.load(path, "
+                                         "dtype=\"float32\") loads it here") from None
+            raise
+        except ModelFileError:
+            raise
         except MLPError as exc:
-            if isinstance(exc, (ModelFileError, BackendUnavailable)):
-                raise
             raise ModelFileError(f"{path}: invalid configuration ({exc})") from None
         model.l1, model.l2 = tuple(meta["penalty"]["l1"]), tuple(meta["penalty"]["l2"])
         if meta["reduction"] not in REDUCTIONS:

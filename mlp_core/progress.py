@@ -1,4 +1,5 @@
-"""Per-epoch progress: a tqdm bar on a terminal, one plain line per epoch otherwise."""
+"""Per-epoch progress: one line per epoch, as Keras keeps them (loss, accuracy, phase times),
+and on a terminal a tqdm bar below them for the epochs still to come."""
 
 from __future__ import annotations
 
@@ -35,15 +36,12 @@ class EpochProgress:
     def update(self, epoch: int, rec: dict) -> None:
         if not self.enabled:
             return
-        if self.bar is not None:
-            post = {"loss": f"{rec['loss']:.4f}", "acc": f"{rec['accuracy']:.4f}"}
-            if "val_accuracy" in rec:
-                post["val_acc"] = f"{rec['val_accuracy']:.4f}"
-            post[BATCHES] = f"{rec[time_key(BATCHES)]:.2f}s"
-            self.bar.set_postfix(post, refresh=False)
+        line = format_epoch(epoch, self.epochs, rec)
+        if self.bar is not None:  # the epoch's line stays above the bar, which moves on
+            self.bar.write(line, file=self.stream)
             self.bar.update(1)
         else:
-            print(format_epoch(epoch, self.epochs, rec), file=self.stream, flush=True)
+            print(line, file=self.stream, flush=True)
 
     def message(self, text: str) -> None:
         if self.enabled:

@@ -237,7 +237,8 @@ def find(spec: DatasetSpec, data_dir: str | os.PathLike | None = None,
             looked = ", ".join(str(f) for f in _candidate_folders(spec))
             hint = f"; {spec.install_hint}" if spec.install_hint else ""
             raise DataError(f"{spec.name} not found (looked in: {looked}) and {exc}. Put the "
-                            f"files in one of those folders or pass data_dir{hint}") from None
+                            "files in one of those folders or give their folder (--data-dir; "
+                            f"data_dir in Python){hint}") from None
         found = _find_local(spec)
     if found is None:
         looked = ", ".join(str(f) for f in _candidate_folders(spec))

@@ -42,6 +42,8 @@ def test_train_end_to_end(toy_dir, tmp_path, capsys):
     (["train", "--optimizer", "adagrad"], "unknown optimizer 'adagrad'"),
     (["train", "--dataset", "cifar"], "unknown dataset 'cifar'"),
     (["train", "--json", "/proc/not-writable/h.json"], "cannot write"),
+    (["train", "--samples", "100"], "--samples size the synthetic dataset; give --dataset "
+     "synthetic"),
 ])
 def test_bad_input_is_one_line(toy_dir, argv, message, capsys):
     rc = main(argv + ["--data-dir", str(toy_dir), "--dataset", "mnist", "--epochs", "1", "--quiet"]
@@ -132,3 +134,53 @@ def test_ctrl_c_at_any_moment_is_one_line(toy_dir, interpreter_start, delay):
         assert err.strip().splitlines()[-1] == "mlp-core: interrupted"
         return
     pytest.fail("every interrupt landed in Python's start-up; this machine starts it slowly")
+
+
+def test_help_reads_as_plain_text_and_every_command_has_a_description(capsys):
+    assert main(["--help"]) == 0
+    top = capsys.readouterr().out
+    assert "``" not in top and "check" in top and "compare" in top
+    for command in ("train", "info", "check", "bench", "report", "compare"):
+        main([command, "--help"])
+        text = capsys.readouterr().out
+        assert text.count("\n\n") >= 2, command  # usage, a description, the options
+
+
+def test_the_busy_machine_warning_samples_the_cpu_now():
+    """Not the load average, which still counts the command that ended a moment ago."""
+    import subprocess
+    import sys
+
+    from mlp_core.machine import busy_cores
+
+    loop = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        import time
+
+        time.sleep(0.3)
+        assert busy_cores(0.5) > 0.5
+    finally:
+        loop.kill()
+
+
+def test_on_a_terminal_every_epoch_keeps_its_line():
+    """As Keras: a bar for the epochs to come, and each finished epoch's line (loss, accuracy,
+    phase times) stays on the screen above it."""
+    import io
+
+    from mlp_core.progress import EpochProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    progress = EpochProgress(3, stream=screen)
+    for epoch in (1, 2, 3):
+        progress.update(epoch, {"loss": 0.5, "accuracy": 0.8, "time_shuffle": 0.001,
+                                "time_batches": 0.1, "time_eval": 0.002})
+    progress.close()
+    text = screen.getvalue()
+    for epoch in (1, 2, 3):
+        assert f"epoch {epoch}/3  loss 0.5000" in text
+    assert text.count("shuffle 0.001s batches 0.100s eval 0.002s") == 3

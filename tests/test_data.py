@@ -392,3 +392,23 @@ def test_npz_member_claiming_huge_shape_is_a_data_error(tmp_path):
         z.writestr("x_test.npy", header.getvalue() + b"\0" * 100)  # 100 bytes, not 2**40 * 784
     with pytest.raises(DataError, match=r"mnist.npz: cannot load x_test \("):
         load_dataset("mnist", tmp_path)
+
+
+def test_labels_that_leave_classes_empty_or_unseen_are_said(tmp_path, capsys):
+    """The rule: classes are 0 .. the largest label. Training labels 20-22 and test labels 0-2
+    train 23 outputs, 20 of them never, and test labels the network never saw."""
+    from mlp_core.cli import main
+    from mlp_core.errors import DataWarning
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "shifted.npz", x_train=rng.random((60, 5)),
+             y_train=rng.integers(20, 23, 60), x_test=rng.random((20, 5)),
+             y_test=rng.integers(0, 3, 20))
+    with pytest.warns(DataWarning) as caught:
+        load_dataset(str(tmp_path / "shifted.npz"), scaler="none")
+    text = " ".join(str(w.message) for w in caught)
+    assert "classes are 0 to 22" in text and "never occurs in the training labels" in text
+    assert main(["train", "--dataset", str(tmp_path / "shifted.npz"), "--scaler", "none",
+                 "--epochs", "1", "--layers", "4", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("mlp-core: warning:") == 2 and "DataWarning" not in err

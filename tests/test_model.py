@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from mlp_core import MLP, SGD, MLPError, ModelFileError, TrainingDiverged
+from mlp_core import MLP, SGD, BackendUnavailable, MLPError, ModelFileError, TrainingDiverged
 
 
 @pytest.fixture
@@ -101,7 +101,11 @@ def test_predict_and_evaluate(backend, tiny_data, monkeypatch):
     model = MLP([12, 8, 3], seed=3, backend=backend)
     proba = model.predict_proba(x)
     assert proba.shape == (64, 3) and ((proba > 0) & (proba < 1)).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)  # cce: softmax of the logits
     np.testing.assert_array_equal(model.predict(x), proba.argmax(axis=1))
+    outputs = model.outputs(x)  # the sigmoid outputs themselves
+    assert outputs.shape == (64, 3) and not np.allclose(outputs.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(outputs.argmax(axis=1), proba.argmax(axis=1))
     result = model.evaluate(x, y)
     assert result["accuracy"] == pytest.approx(np.mean(model.predict(x) == y))
     # in chunks of 10 rows (64 = 6 * 10 + 4): the same outputs, loss and accuracy
@@ -201,3 +205,12 @@ def test_divergence_stops_and_keeps_last_good_weights(backend, tiny_data):
     for kept, want in zip(model.get_weights(), reference.get_weights()):
         assert np.isfinite(kept).all()
         np.testing.assert_allclose(kept, want, rtol=1e-6)
+
+
+def test_loading_a_mixed_model_where_bfloat16_is_missing_says_how(tmp_path):
+    pytest.importorskip("torch")
+    model = MLP([4, 3, 2], dtype="mixed_bfloat16", backend="torch")
+    model.save(tmp_path / "m.npz")
+    with pytest.raises(BackendUnavailable, match='dtype="float32"'):
+        MLP.load(tmp_path / "m.npz", backend="numpy")
+    assert MLP.load(tmp_path / "m.npz", backend="numpy", dtype="float32").dtype == "float32"

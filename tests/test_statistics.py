@@ -165,3 +165,27 @@ def test_a_busy_loop_on_one_core_is_seen_by_the_monitor(tmp_path):
     quiet = [ref for rep, ref in refs if rep in (0, 1, 2)]
     flagged = [r for r in rows if r["status"] == "flagged" or r.get("slow_machine")]
     assert flagged or max(during) > 1.15 * stats.median_of(quiet), refs
+
+
+def test_the_command_reports_every_round_that_repeat_auto_added(tmp_path, monkeypatch):
+    """The summary that `mlp-core bench` prints and writes counts the rounds added after the
+    first six, not only those."""
+    import csv
+
+    from mlp_core.cli import main
+
+    rng = np.random.default_rng(0)
+
+    def fake(job, config, timeout=None, env=None):
+        t = (1.0 if job["impl"] == "numpy" else 1.02) * math.exp(rng.normal(0, 0.15))
+        return {"status": "ok", "fit_time": t, "step_time": t, "time_per_epoch": t,
+                "library": "numpy", "reference_s": 1.0}
+
+    monkeypatch.setattr(runner, "run_job_subprocess", fake)
+    out = tmp_path / "out"
+    assert main(["bench", "--dataset", "synthetic", "--samples", "100", "--features", "4",
+                 "--impl", "numpy,array-api-strict", "--batch-sizes", "16", "--steps", "5",
+                 "--no-floor", "--budget", "60", "--out", str(out)]) == 0  # auto: --steps
+    with open(out / "summary.csv") as f:
+        runs = {row["impl"]: int(row["runs"]) for row in csv.DictReader(f)}
+    assert runs["numpy"] > runner.MIN_ROUNDS and runs["numpy"] == runs["array-api-strict"]

@@ -147,20 +147,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"mlp-core bench: warning: {warning}", file=sys.stderr)
     bar = _progress_bar()
     out, machines, interrupted = Path(args.out), [LOCAL], False
+    kept = [r for r in ResultsStore(out).rows() if r.get("config") == cfg.training()
+            and r.get("status") == "ok"] if not args.fresh else []
+    if kept:
+        print(f"mlp-core bench: resuming: the {len(kept)} measurements of this configuration "
+              f"already in {out} are kept; measuring the rest", file=sys.stderr)
     try:
         # SIGTERM ends a bench as Ctrl-C does (mlp_core.signals: the policy)
         with _executor(args) as executor, terminate_raises(KeyboardInterrupt):
             machines = executor.machines if executor else machines
             run_benchmark(cfg, out, fresh=args.fresh, executor=executor, plan=plan,
-                          command=args.command_line,
+                          command=args.command_line, publish=False,
                           progress=lambda i, total, row: bar(progress_line(i, total, row), total))
     except KeyboardInterrupt:
         interrupted = True
     finally:
         bar(None, 0)
     # finished or interrupted: the report covers the measurements in the store
-    rows = select_rows([r for r in ResultsStore(out).rows() if r.get("config") == cfg.training()],
-                       plan.on(machines))
+    mine = [r for r in ResultsStore(out).rows() if r.get("config") == cfg.training()]
+    rounds = max([plan.rounds - 1, *(r["repeat"] for r in mine)]) + 1  # (auto: more rounds)
+    rows = select_rows(mine, plan.on(machines, plan.through(rounds)))
     summary, written = write_outputs(rows, out, plan.skipped)
     if interrupted:
         print(f"mlp-core bench: interrupted; {len(rows)} finished measurements kept in "

@@ -138,6 +138,13 @@ class BenchConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def python(self) -> str:
+        """``BenchConfig(...)`` with the fields that differ from the defaults: the call that
+        makes this configuration again."""
+        default = BenchConfig().to_dict()
+        given = {k: v for k, v in self.to_dict().items() if v != default[k]}
+        return "BenchConfig(" + ", ".join(f"{k}={v!r}" for k, v in given.items()) + ")"
+
     @classmethod
     def from_dict(cls, data: dict) -> BenchConfig:
         """The configuration a :meth:`to_dict` (or :meth:`training`) gave; missing fields take
@@ -210,7 +217,10 @@ class BenchConfig:
         if not self.threads or any(t is not None and t < 1 for t in self.threads):
             raise MLPError(f"thread counts must be positive integers, got {self.threads}")
         if not self.dtypes or any(d not in DTYPES for d in self.dtypes):
-            raise MLPError(f"dtypes must be among {', '.join(DTYPES)}, got {self.dtypes}")
+            hint = ("; mixed_bfloat16 is a modifier of the implementations that have it "
+                    "(NumPy and the floors do not), e.g. --impl torch+mixed_bfloat16"
+                    if "mixed_bfloat16" in self.dtypes else "")
+            raise MLPError(f"dtypes must be among {', '.join(DTYPES)}, got {self.dtypes}{hint}")
         if self.repeats != AUTO and (isinstance(self.repeats, bool)
                                      or not isinstance(self.repeats, int) or self.repeats < 1):
             raise MLPError(f"repeats must be an integer >= 1 or 'auto', got {self.repeats!r}")

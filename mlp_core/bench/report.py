@@ -130,7 +130,7 @@ def environment_line(rows: list[dict]) -> str:
     models = ", ".join(dict.fromkeys(model_name(r.get("layers")) for r in ok))
     threads = ", ".join(dict.fromkeys(str(r.get("threads") or "default") for r in ok))
     dtypes = ", ".join(dict.fromkeys(str(r.get("dtype")) for r in ok))
-    l2 = f"preset {cfg.get('preset')}'s" if cfg.get("l2") is None else cfg["l2"]
+    l2 = f"as the preset {cfg.get('preset')} sets it" if cfg.get("l2") is None else cfg["l2"]
     measure = (f"{cfg['steps']} steps per cell after a warm-up" if cfg.get("steps")
                else f"{cfg['epochs']} epochs")
     return (". ".join(parts)

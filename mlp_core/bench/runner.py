@@ -62,7 +62,12 @@ class Plan:
     @property
     def jobs(self) -> list[dict]:
         """The jobs of the first rounds."""
-        return [j for r in range(self.rounds) for j in self.round(r)]
+        return self.through(self.rounds)
+
+    def through(self, rounds: int) -> list[dict]:
+        """The jobs of rounds ``0 .. rounds - 1`` at every point (with ``--repeat auto``, a
+        superset of those measured: later rounds measure the open points alone)."""
+        return [j for r in range(rounds) for j in self.round(r)]
 
     def on(self, machines: list[str], jobs: list[dict] | None = None) -> list[dict]:
         """``jobs`` (default: the first rounds') on each of ``machines``."""
@@ -173,7 +178,8 @@ def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = Fa
                   progress: Callable[[int, int, dict], None] | None = None,
                   run_job: Callable[[dict, dict], dict] | None = None,
                   executor: Executor | None = None, plan: Plan | None = None,
-                  command: str | None = None) -> tuple[list[dict], dict[str, str]]:
+                  command: str | None = None,
+                  publish: bool = True) -> tuple[list[dict], dict[str, str]]:
     """Run (or resume) the benchmark into ``out_dir``; return this configuration's rows and skips.
 
     Rows of an earlier run with the same training configuration are kept and their measurements
@@ -181,18 +187,22 @@ def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = Fa
     run here one by one with ``run_job`` (default: each in a worker process, with the
     configuration's timeout), or on every machine of ``executor``. ``plan``: the
     caller's ``make_plan(cfg)``, if it made one already; ``command``: the command line, kept in
-    each row (the report shows how to measure again).
+    each row (the report shows how to measure again; from Python, the call itself). ``publish``:
+    write the summaries, plots and ``report.html`` at the end, as ``mlp-core bench`` does.
     """
     if plan is None:  # a bad configuration fails here, before anything is created
         plan = make_plan(cfg, local=executor is None)
     store = ResultsStore(out_dir)
     training = cfg.training()
+    command = command or f"(Python) run_benchmark({cfg.python()}, {str(out_dir)!r})"
     rows = store.open_for(training, fresh)
     machines = executor.machines if executor else [LOCAL]
     run_job = run_job or partial(run_job_subprocess, timeout=cfg.timeout)
     monitor = Monitor(rows)
     measured: list[dict] = []  # every job planned so far
-    started, r, points, count = time.monotonic(), 0, plan.points, 0
+    done_before = {key(x) for x in rows if x.get("status") == "ok"}  # a resumed run's
+    count = sum(key(j) in done_before for j in plan.on(machines))
+    started, r, points = time.monotonic(), 0, plan.points
     while points:
         jobs = plan.on(machines, plan.round(r, points))
         measured += jobs
@@ -210,7 +220,12 @@ def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = Fa
                 progress(count, count + _left(plan, r, jobs, rows), row)
         r += 1
         points = _next_points(plan, cfg, r, select_rows(rows, measured), started, points)
-    return select_rows(rows, measured), plan.skipped
+    selected = select_rows(rows, measured)
+    if publish:
+        from .publish import write_outputs
+
+        write_outputs(selected, out_dir, plan.skipped)
+    return selected, plan.skipped
 
 
 def _left(plan: Plan, r: int, jobs: list[dict], rows: list[dict]) -> int:
