@@ -97,6 +97,13 @@ def _differences(old: list[dict], new: list[dict]) -> list[str]:
     if changed:
         notes.append("Library versions differ: " + ", ".join(
             f"{k} {versions[0][k]} -> {versions[1][k]}" for k in changed) + ".")
+    refs = [[r["reference_s"] for r in rows if r.get("reference_s")] for rows in (old, new)]
+    if all(refs):  # the monitor's reference workload: the machine's own speed in each run
+        e = stats.unpaired_ratio(refs[1], refs[0])
+        if e.decided:
+            notes.append(f"The machine itself ran at another speed: the monitor's reference "
+                         f"workload took {stats.fmt_ratio(e)} as long in NEW as in OLD, so "
+                         "part of every ratio below may be the machine's, not the code's.")
     return notes
 
 
