@@ -87,8 +87,11 @@ class JaxBackend(Backend):
         return self.jax.default_device(self.jax_device)
 
     def precision_scope(self, dtype: str):
-        if dtype == "float64":
-            return self.jax.enable_x64(True)  # this thread, this block (module docstring)
+        if dtype == "float64":  # this thread, this block (module docstring)
+            enable_x64 = getattr(self.jax, "enable_x64", None)
+            if enable_x64 is None:  # (older JAX has it under jax.experimental only)
+                from jax.experimental import enable_x64
+            return enable_x64(True)
         return super().precision_scope(dtype)
 
     def epoch_loop(self, body, carry, perm, batch_size, *args):

@@ -260,7 +260,8 @@ class MLP:
             "time_transfer": perf_counter() - t_transfer})
         self._run(epoch_fn, net, opt, (opt_state, continued), data, plan, history, verbose)
         if history.stop_reason:  # the last good state is in place: now the warning may raise
-            warnings.warn(history.stop_reason, TrainingDiverged, stacklevel=2)
+            # (stacklevel 3: the caller of fit, past the precision-scope wrapper)
+            warnings.warn(history.stop_reason, TrainingDiverged, stacklevel=3)
         return history
 
     def _check_validation(self, validation_data: Any) -> tuple | None:

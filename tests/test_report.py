@@ -217,7 +217,7 @@ def test_compare_gives_every_shared_cell_a_ratio_interval_and_verdict(tmp_path, 
     md = (tmp_path / "cmp" / "compare.md").read_text()
     assert md.count("| slower |") == 2 and md.count("| no significant change |") == 2
     csv_text = (tmp_path / "cmp" / "compare.csv").read_text()
-    assert csv_text.startswith("impl,model,batch_size,threads,dtype,old_s,new_s,old_runs,"
+    assert csv_text.startswith("machine,impl,model,batch_size,threads,dtype,old_s,new_s,old_runs,"
                                "new_runs,ratio,ratio_ci_low,ratio_ci_high,verdict")
     page = (tmp_path / "cmp" / "compare.html").read_text()
     assert "<table>" in page and "slower" in page and external_references(page) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -189,3 +190,36 @@ def test_the_command_reports_every_round_that_repeat_auto_added(tmp_path, monkey
     with open(out / "summary.csv") as f:
         runs = {row["impl"]: int(row["runs"]) for row in csv.DictReader(f)}
     assert runs["numpy"] > runner.MIN_ROUNDS and runs["numpy"] == runs["array-api-strict"]
+
+
+def test_a_run_whose_monitor_redid_measurements_succeeds(tmp_path, monkeypatch, capsys):
+    """Redone measurements are not failures: exit status 0, and the summary counts them."""
+    from mlp_core.cli import main
+
+    seen = set()
+
+    def fake(job, config, timeout=None, env=None):
+        slow = (job["impl"], job["repeat"]) == ("numpy", 4) and job["repeat"] not in seen
+        seen.add(job["repeat"]) if slow else None
+        return {"status": "ok", "fit_time": 1.0, "time_per_epoch": 1.0, "library": "numpy",
+                "reference_s": 2.0 if slow else 1.0}
+
+    monkeypatch.setattr(runner, "run_job_subprocess", fake)
+    out = tmp_path / "out"
+    assert main(["bench", "--impl", "numpy", "--batch-sizes", "16", "--repeat", "6",
+                 "--no-floor", "--out", str(out)]) == 0
+    assert "1 measurement was redone" in (out / "summary.md").read_text()
+    assert "redone: the machine ran slow" in capsys.readouterr().err
+
+
+def test_progress_counts_on_from_a_resumed_run(tmp_path):
+    cfg = BenchConfig(impls=["numpy"], batch_sizes=[16, 32], repeats=3, floor=False)
+
+    def fake(job, config):
+        return {"status": "ok", "fit_time": 1.0, "time_per_epoch": 1.0, "library": "numpy"}
+
+    lines = []
+    run_benchmark(replace(cfg, repeats=2), tmp_path, run_job=fake, publish=False)
+    run_benchmark(cfg, tmp_path, run_job=fake, publish=False,
+                  progress=lambda i, total, row: lines.append((i, total)))
+    assert lines == [(5, 6), (6, 6)]  # 4 done before, then the third round's two

@@ -18,10 +18,11 @@ from . import stats
 from .document import Block, Bullets, Column, Heading, Paragraph, Table, to_markdown
 from .html_report import write_html
 from .report import machine_description
-from .rows import RESULTS, measured_time, model_name, read_results
+from .rows import LOCAL, RESULTS, measured_time, model_name, read_results
 
 COLUMNS = [
-    Column("impl", "implementation"), Column("model", "model"), Column("batch_size", "batch"),
+    Column("machine", "machine"), Column("impl", "implementation"), Column("model", "model"),
+    Column("batch_size", "batch"),
     Column("threads", "threads"), Column("dtype", "dtype"),
     Column("old_s", "OLD median", stats.fmt_seconds), Column("new_s", "NEW median",
                                                              stats.fmt_seconds),
@@ -42,15 +43,20 @@ def _load(folder: str | Path) -> list[dict]:
     rows = [r for r in read_results(path).rows if r.get("status") == "ok"]
     if not rows:
         raise MLPError(f"{path}: no successful measurement to compare")
+    configs = {json.dumps(r["config"], sort_keys=True) for r in rows}
+    if len(configs) > 1:
+        raise MLPError(f"{path} holds runs of {len(configs)} configurations: compare one of "
+                       "them (mlp-core report puts each in a config-N folder)")
     return rows
 
 
 def _cells(rows: list[dict]) -> dict[tuple, list[float]]:
-    """Each cell's times: (implementation, model, batch size, threads, dtype) -> seconds."""
+    """Each cell's times: (machine, implementation, model, batch size, threads, dtype) ->
+    seconds (two local runs share the machine name ``local``, whatever their CPU)."""
     out: dict[tuple, list[float]] = {}
     for r in rows:
-        cell = (r["impl"], model_name(r.get("layers")), r["batch_size"], r.get("threads"),
-                r.get("dtype"))
+        cell = (r.get("machine", LOCAL), r["impl"], model_name(r.get("layers")),
+                r["batch_size"], r.get("threads"), r.get("dtype"))
         out.setdefault(cell, []).append(measured_time(r))
     return out
 
@@ -68,9 +74,9 @@ def compare(old_dir: str | Path, new_dir: str | Path) -> tuple[list[dict], list[
         e = stats.unpaired_ratio(b[cell], a[cell])
         verdict = ("faster" if e.high is not None and e.high < 1 else
                    "slower" if e.low is not None and e.low > 1 else "no significant change")
-        impl, model, batch, threads, dtype = cell
-        out.append({"impl": impl, "model": model, "batch_size": batch, "threads": threads,
-                    "dtype": dtype, "old_s": stats.median_of(a[cell]),
+        machine, impl, model, batch, threads, dtype = cell
+        out.append({"machine": machine, "impl": impl, "model": model, "batch_size": batch,
+                    "threads": threads, "dtype": dtype, "old_s": stats.median_of(a[cell]),
                     "new_s": stats.median_of(b[cell]), "old_runs": len(a[cell]),
                     "new_runs": len(b[cell]), "ratio": e.value, "ratio_ci_low": e.low,
                     "ratio_ci_high": e.high, "verdict": verdict})
@@ -114,7 +120,7 @@ def compare_document(result: list[dict], notes: list[str], old: str, new: str) -
               f"{counts['faster']} faster, {counts['slower']} slower, "
               f"{counts['no significant change']} with no significant change (95% intervals).")
     shown = [c for c in COLUMNS if any(c.cell(r) for r in result)
-             and (c.key not in ("model", "threads", "dtype")
+             and (c.key not in ("machine", "model", "threads", "dtype")
                   or len({str(r[c.key]) for r in result}) > 1)]
     blocks: list[Block] = [Heading("mlp-core compare", 1), Paragraph(f"**{answer}**")]
     if notes:

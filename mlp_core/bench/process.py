@@ -48,25 +48,27 @@ def run_worker(payload: dict, env: dict[str, str], timeout: float | None) -> dic
 
 def run_group(argv: list[str], env: dict[str, str], timeout: float | None) -> tuple[int, str]:
     """Run ``argv`` as the leader of a new process group; return its exit status and its
-    output (stdout, then stderr). The group is killed once the leader is done, or on a timeout
+    output (stdout and stderr, in a file: a process it leaves behind holding a pipe could make
+    a finished worker look hung). The group is killed once the leader is done, or on a timeout
     (:class:`WorkerTimeout`) or an interrupt (re-raised)."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    with tempfile.TemporaryFile("w+") as output:
+        proc = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, text=True,
+                                env=env, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            proc.wait()
+            raise WorkerTimeout(f"timed out after {timeout:g} s") from None
+        except BaseException:  # Ctrl-C, SIGTERM: the measurement goes with the bench
+            _kill_group(proc.pid)
+            proc.wait()
+            raise
+        # whatever the worker started and left behind; Linux hands out process ids in turn,
+        # so the group's id is not another's a moment after its leader was reaped
         _kill_group(proc.pid)
-        proc.communicate()  # reap the leader, close the pipes
-        raise WorkerTimeout(f"timed out after {timeout:g} s") from None
-    except BaseException:  # Ctrl-C, SIGTERM: the measurement goes with the bench
-        _kill_group(proc.pid)
-        proc.communicate()
-        raise
-    # whatever the worker started and left behind (its output ended, but a daemon may have
-    # closed its copy of the pipes); Linux hands out process ids in turn, so the group's id
-    # is not another's a moment after its leader was reaped
-    _kill_group(proc.pid)
-    return proc.returncode, (out or "") + (err or "")
+        output.seek(0)
+        return proc.returncode, output.read()
 
 
 def _kill_group(pgid: int) -> None:

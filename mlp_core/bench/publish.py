@@ -57,7 +57,8 @@ def merge(runs: list[list[dict]]) -> list[dict]:
     configuration, sweep point and repeat is kept once (a successful row before a failed one)."""
     kept: dict[tuple, dict] = {}
     for row in (r for rows in runs for r in rows):
-        ident = (json.dumps(row["config"], sort_keys=True), *key(row))
+        ident = (json.dumps(row["config"], sort_keys=True), *key(row),
+                 row.get("timestamp") if row.get("status") == "flagged" else None)  # (kept)
         if ident not in kept or (kept[ident].get("status") != "ok" and row.get("status") == "ok"):
             kept[ident] = row
     return list(kept.values())

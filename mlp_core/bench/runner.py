@@ -22,7 +22,7 @@ from . import stats
 from .config import BenchConfig
 from .impls import ImplSpec, floor_for, parse_impl
 from .process import DEFAULT_TIMEOUT_S, WorkerTimeout, run_worker
-from .rows import LOCAL, key, model_name
+from .rows import LOCAL, check_row, key, model_name
 from .store import ResultsStore, select_rows
 
 MIN_ROUNDS = 6  # the fewest rounds whose order statistics give a 95% interval
@@ -202,7 +202,7 @@ def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = Fa
     measured: list[dict] = []  # every job planned so far
     done_before = {key(x) for x in rows if x.get("status") == "ok"}  # a resumed run's
     count = sum(key(j) in done_before for j in plan.on(machines))
-    started, r, points = time.monotonic(), 0, plan.points
+    r, points, clock = 0, plan.points, {}  # clock: when the first rounds ended (the budget's)
     while points:
         jobs = plan.on(machines, plan.round(r, points))
         measured += jobs
@@ -213,13 +213,17 @@ def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = Fa
         for job, result in results:
             row = {**job, **result, "config": training, "command": command,
                    "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            if (why := check_row(row)) is not None:  # kept readable: a failed row, with why
+                row = {**row, "status": "error", "error": f"an invalid result: {why}"}
             store.append(row)
             rows.append(row)
             count += row.get("status") != "flagged"
             if progress:
-                progress(count, count + _left(plan, r, jobs, rows), row)
+                progress(count, count + _left(plan, machines, r, jobs, rows), row)
         r += 1
-        points = _next_points(plan, cfg, r, select_rows(rows, measured), started, points)
+        if r == plan.rounds:
+            clock["start"] = time.monotonic()
+        points = _next_points(plan, cfg, r, select_rows(rows, measured), clock, points)
     selected = select_rows(rows, measured)
     if publish:
         from .publish import write_outputs
@@ -228,29 +232,40 @@ def run_benchmark(cfg: BenchConfig, out_dir: str | os.PathLike, fresh: bool = Fa
     return selected, plan.skipped
 
 
-def _left(plan: Plan, r: int, jobs: list[dict], rows: list[dict]) -> int:
-    """Measurements known to be left: this round's, and the first rounds' still to come
+def _left(plan: Plan, machines: list[str], r: int, jobs: list[dict], rows: list[dict]) -> int:
+    """Measurements known to be left: this round's, and those of the first rounds still to come
     (``--repeat auto`` may add rounds beyond them)."""
     done = {key(x) for x in rows if x.get("status") in ("ok", "error")}
-    return sum(key(j) not in done for j in jobs) + max(plan.rounds - r - 1, 0) * len(jobs)
+    later = [j for r2 in range(r + 1, plan.rounds) for j in plan.on(machines, plan.round(r2))]
+    return sum(key(j) not in done for j in [*jobs, *later])
 
 
-def _next_points(plan: Plan, cfg: BenchConfig, r: int, rows: list[dict], started: float,
+def _next_points(plan: Plan, cfg: BenchConfig, r: int, rows: list[dict], clock: dict,
                  points: list[dict]) -> list[dict]:
     """The sweep points of round ``r`` (``points``: those of the round before): every one
     until the first rounds are done; then, with ``--repeat auto``, those whose verdict was
-    still open at the last look (``LOOKS``), while budget and rounds last."""
+    still open at the last look (``LOOKS``), while the budget (counted from the end of the
+    first rounds) and ``MAX_ROUNDS`` last."""
     if r < plan.rounds:
         return plan.points
-    if not cfg.auto or r >= MAX_ROUNDS or time.monotonic() - started > cfg.budget_s:
+    if not cfg.auto or r >= MAX_ROUNDS or time.monotonic() - clock["start"] > cfg.budget_s:
         return []
     if r not in LOOKS:
         return points
     from .summary import open_points, summarize
 
     open_keys = open_points(summarize(rows), cfg.precision_frac)
-    return [p for p in plan.points
-            if (model_name(p["layers"]), p["batch_size"], p["threads"], p["dtype"]) in open_keys]
+    return [p for p in plan.points if any(_belongs(k, p, cfg) for k in open_keys)]
+
+
+def _belongs(open_key: tuple, point: dict, cfg: BenchConfig) -> bool:
+    """Whether a summary's point ``(model, batch, threads, dtype)`` was measured at sweep
+    ``point``: a backend that sets no threads reports none, an implementation whose modifier
+    sets its dtype (``+f64``) reports that dtype."""
+    model, batch, threads, dtype = open_key
+    return (model == model_name(point["layers"]) and batch == point["batch_size"]
+            and threads in (point["threads"], None)
+            and (dtype == point["dtype"] or dtype not in cfg.dtypes))
 
 
 class Monitor:

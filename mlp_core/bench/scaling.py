@@ -248,9 +248,19 @@ def crossovers(pts: list[Point], models: dict[tuple, CostModel],
                             "faster_at_smallest": impl if ratios[0] < 1 else ref,
                             "measured": crossings(shared, ratios),
                             "significant": significant_crossover(shared, intervals),
+                            "always": _always_faster(intervals, impl, ref),
                             "predicted": predicted_crossing(a, b, per_sample) if a and b
                             else None, "range": (shared[0], shared[-1])})
     return out
+
+
+def _always_faster(ratios: Sequence[stats.Estimate | None], impl: str, ref: str) -> str | None:
+    """The one of the two that is significantly faster at every batch size, if one is."""
+    if ratios and all(e is not None and e.high is not None and e.high < 1 for e in ratios):
+        return impl
+    if ratios and all(e is not None and e.low is not None and e.low > 1 for e in ratios):
+        return ref
+    return None
 
 
 def _cell_order(item) -> tuple:

@@ -161,8 +161,9 @@ def _winner_section(wins: list[dict]) -> list[Block]:
 
 def _crossover_section(crosses: list[dict]) -> list[Block]:
     def significant(c: dict) -> str:
-        return (f"between {c['significant'][0]} and {c['significant'][1]}"
-                if c["significant"] else "not resolved")
+        if c["significant"]:
+            return f"between {c['significant'][0]} and {c['significant'][1]}"
+        return f"none: {c['always']} is faster at every batch" if c["always"] else "not resolved"
 
     def predicted(c: dict) -> str:
         lo, hi = c["range"]
@@ -180,9 +181,10 @@ def _crossover_section(crosses: list[dict]) -> list[Block]:
     return [Heading("Crossovers"),
             Paragraph("Where the faster of an implementation and a reference changes: "
                       "`significant change` lies between the batch sizes where the ratio's 95% "
-                      "interval excludes 1 on either side (`not resolved` where the intervals "
-                      "do not show one); `medians cross at` interpolates the medians in log "
-                      "space; `predicted` is where the two cost models meet."),
+                      "interval excludes 1 on either side (`none` where one of the two is "
+                      "significantly faster at every batch size, `not resolved` where the "
+                      "intervals do not show a change); `medians cross at` interpolates the "
+                      "medians in log space; `predicted` is where the two cost models meet."),
             Table(columns, crosses)]
 
 

@@ -176,19 +176,19 @@ def open_points(summary: list[dict], precision: float,
         half = stats.Estimate(value, low, high, 0).half_width
         return half is None or half > precision
 
-    closed = {}
+    closed: dict[tuple, bool] = {}  # (machine, point) -> closed
     for v, strict in zip(verdicts(summary), verdicts(summary, stop_level)):
-        closed[(v["model"], v["batch_size"], v["threads"], v["dtype"])] = (
+        closed[(v["machine"], v["model"], v["batch_size"], v["threads"], v["dtype"])] = (
             strict["verdict"] == "winner"
             or not loose(v["margin"], v["margin_ci_low"], v["margin_ci_high"]))
     out = set()
-    for s in summary:
-        point = (s["model"], s["batch_size"], s["threads_asked"], s["dtype"])
+    for s in summary:  # a point is open while it is open on any machine
+        key = (s["machine"], s["model"], s["batch_size"], s["threads_asked"], s["dtype"])
         if is_floor(s["impl"]):
             continue
-        if point in closed:
-            if not closed[point]:
-                out.add(point)
+        if key in closed:
+            if not closed[key]:
+                out.add(key[1:])
         elif loose(s["median_s"], s["median_s_ci_low"], s["median_s_ci_high"]):
-            out.add(point)
+            out.add(key[1:])
     return out
