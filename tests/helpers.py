@@ -37,6 +37,12 @@ def make_backend(name: str, options: dict, device: str | None = None):
         pytest.skip(str(exc))
 
 
+def measured(rows: list[dict]) -> list[dict]:
+    """A real run's rows without those the machine-speed monitor flagged and had measured again
+    (on a busy test machine it may: that is the monitor working, not the test failing)."""
+    return [r for r in rows if r["status"] != "flagged"]
+
+
 def in_float64(fn):
     """Run ``fn`` (whose first argument, or ``backend=``, is a backend) inside the backend's
     float64 precision scope: JAX's 64-bit mode, for that call alone, as a float64 model has it."""

@@ -15,7 +15,7 @@ from mlp_core.bench.runner import make_plan, run_benchmark
 from mlp_core.bench.store import load_rows
 from mlp_core.cli import main
 
-from .helpers import write_idx_dataset
+from .helpers import measured, write_idx_dataset
 
 
 @pytest.fixture
@@ -29,6 +29,7 @@ def toy_cfg(tmp_path):
 def test_bench_end_to_end(toy_cfg, tmp_path):
     out = tmp_path / "out"
     rows, skipped = run_benchmark(toy_cfg, out)
+    rows = measured(rows)
     impls = {"numpy", "array-api-strict", "floor-numpy"}
     if "keras" not in skipped:
         impls |= {"keras", "floor-tensorflow"}
@@ -36,7 +37,7 @@ def test_bench_end_to_end(toy_cfg, tmp_path):
     assert all(r["status"] == "ok" for r in rows), [r.get("error") for r in rows]
     assert len(rows) == len(impls) * 2
     lines = (out / "results.jsonl").read_text().splitlines()
-    for row in map(json.loads, lines):
+    for row in measured(list(map(json.loads, lines))):
         assert row["fit_time"] > 0 and row["peak_rss_mb"] > 0 and row["cpu"]
         assert row["config"]["dataset"] == "mnist" and row["versions"]["numpy"]
     ours = [r for r in rows if r["impl"] == "numpy"]

@@ -255,3 +255,8 @@ def test_the_page_leads_with_the_answer_then_plots_then_tables(run_dir):
     answer = page.index("is fastest in") if "is fastest in" in page else page.index("tie")
     assert answer < page.index("<img") < page.index("<table>") < page.index("Regenerate")
     assert page.count("<h1>mlp-core benchmark</h1>") == 1
+
+
+def test_the_page_shows_each_plot_and_its_title_once(run_dir):
+    page = (run_dir / "report.html").read_text()
+    assert page.count("<img") == 1 and page.count(">mlp-core benchmark</h") == 1

@@ -26,6 +26,8 @@ from mlp_core.bench.scaling import (
 from mlp_core.bench.scaling_report import write_scaling
 from mlp_core.cli import main
 
+from .helpers import measured
+
 
 def test_the_cost_model_recovers_known_parameters_exactly():
     flops = np.array([2e5, 3e6, 4e7, 5e8, 6e9])
@@ -198,7 +200,7 @@ def test_a_tiny_sweep_writes_the_scaling_map(tmp_path):
     cfg = BenchConfig(dataset="synthetic", samples=300, features=20, classes=3,
                       impls=["numpy"], models=[[8], [32, 16]], batch_sizes=[16, 64],
                       threads=[1, 2], steps=2, repeats=1, floor=False)
-    rows, _ = run_benchmark(cfg, tmp_path)
+    rows = measured(run_benchmark(cfg, tmp_path)[0])
     assert len(rows) == 8 and all(r["status"] == "ok" for r in rows), rows[0].get("error")
     for r in rows:
         assert r["steps"] == 2 and r["step_time"] > 0 and r["flops_per_step"] > 0
@@ -216,4 +218,4 @@ def test_a_tiny_sweep_writes_the_scaling_map(tmp_path):
     assert sections == {"cost_model", "fastest"}  # one implementation: nothing to cross
     # interrupted and rerun, a sweep resumes cell by cell: nothing is measured twice
     again, _ = run_benchmark(cfg, tmp_path, run_job=lambda job, config: pytest.fail("rerun"))
-    assert len(again) == 8
+    assert len(measured(again)) == 8

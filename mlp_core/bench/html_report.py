@@ -73,7 +73,8 @@ TEMPLATE = """<!DOCTYPE html>
 {% if sections | length > 1 %}<h1>{{ name }}</h1>{% endif %}
 {% for b in blocks %}{% set k = kind(b) %}
 {% set h = [b.level + demote, 6] | min if k == "Heading" %}
-{% if k == "Heading" %}<h{{ h }}>{{ inline(b.text) }}</h{{ h }}>
+{% if k == "Heading" and b.level == 1 and b.text == title %}
+{% elif k == "Heading" %}<h{{ h }}>{{ inline(b.text) }}</h{{ h }}>
 {% elif k == "Paragraph" %}<p>{{ inline(b.text) }}</p>
 {% elif k == "Bullets" %}<ul>
 {% for item in b.items %}<li>{{ inline(item) }}</li>

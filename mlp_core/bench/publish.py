@@ -43,7 +43,8 @@ def page_order(blocks: list[Block]) -> list[Block]:
     """The title and the answer (the blocks before the first section), every plot, the rest."""
     first = next((i for i, b in enumerate(blocks) if isinstance(b, Heading) and b.level > 1),
                  len(blocks))
-    return (blocks[:first] + [b for b in blocks if isinstance(b, Plot)]
+    return ([b for b in blocks[:first] if not isinstance(b, Plot)]
+            + [b for b in blocks if isinstance(b, Plot)]
             + [b for b in blocks[first:] if not isinstance(b, Plot)])
 
 

@@ -47,7 +47,7 @@ def plot_summary(summary: list[dict], machine: str = "") -> bytes | None:
             title="Time per step by batch size" if per_step else "Training time by batch size")
     ax2.axhline(1.0, color="grey", linewidth=1)
     ax2.set(xscale="log", xlabel="batch size", ylabel="time / Keras time",
-            title="Relative to Keras of the same dtype, 95% intervals (below 1: faster)")
+            title="Time / Keras time, same dtype (95% intervals)")
     if len(ax2.get_lines()) < 2:  # only the 1.0 line: nothing was compared with Keras
         ax2.text(0.5, 0.5, "Keras not measured", ha="center", transform=ax2.transAxes)
     for ax in (ax1, ax2):
