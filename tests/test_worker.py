@@ -107,3 +107,23 @@ def test_a_bad_timeout_is_one_error_before_anything_runs(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "expected a number of seconds > 0" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_measurement_leaves_no_file_behind_even_when_its_bench_is_killed(tmp_path,
+                                                                          monkeypatch):
+    """The result and the output live in anonymous temporary files: nothing to clean up."""
+    import tempfile
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    cfg = _config(_npz(tmp_path / "data.npz"))
+    assert run_job_subprocess(JOB, cfg.training())["status"] == "ok"
+    code = ("import sys, tempfile; tempfile.tempdir = sys.argv[1]; "
+            "from mlp_core.bench.process import run_worker; "
+            "run_worker({'probe': 'numpy'}, {}, None)")
+    proc = __import__("subprocess").Popen([sys.executable, "-c", code, str(temp)])
+    time.sleep(0.5)
+    proc.kill()  # the bench dies hard while its worker runs
+    proc.wait()
+    assert list(temp.iterdir()) == []

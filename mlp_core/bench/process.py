@@ -1,9 +1,10 @@
 """The worker protocol: one measurement in a fresh process, its result in a file of its own.
 
 Modelled on pyperf's workers:
-- the result travels in a file the parent names (``python -m mlp_core.bench.worker JOB PATH``),
-  written atomically by the worker, never parsed out of stdout, so whatever a library prints,
-  at exit included, cannot break a measurement;
+- the result travels in a file of its own, never parsed out of stdout, so whatever a library
+  prints, at exit included, cannot break a measurement: an anonymous temporary file (unlinked
+  from the start, so nothing is left behind however either process ends) whose descriptor the
+  worker inherits (``python -m mlp_core.bench.worker JOB FD``);
 - the worker runs in a process group of its own, and the whole group is killed when the
   measurement times out, when the bench is interrupted, and after the worker exits, so no
   grandchild (a compiler, a library's helper) outlives its measurement;
@@ -19,7 +20,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 #: seconds a measurement may take by default (``--timeout``): far beyond any measurement of the
 #: default configuration here (Keras's 35 epochs at batch 500, the slowest, take about 20 s), so
@@ -33,27 +33,30 @@ class WorkerTimeout(Exception):
 
 def run_worker(payload: dict, env: dict[str, str], timeout: float | None) -> dict:
     """Run ``python -m mlp_core.bench.worker`` on ``payload`` and return the result it wrote;
-    a worker that wrote none is a failed result with the tail of its output."""
-    with tempfile.TemporaryDirectory(prefix="mlp-core-worker-") as folder:
-        path = Path(folder) / "result.json"
-        argv = [sys.executable, "-m", "mlp_core.bench.worker", json.dumps(payload), str(path)]
-        code, output = run_group(argv, env, timeout)
+    a worker that wrote none (or a part of one) is a failed result with the tail of its
+    output."""
+    with tempfile.TemporaryFile("w+b") as result:
+        fd = result.fileno()
+        argv = [sys.executable, "-m", "mlp_core.bench.worker", json.dumps(payload), str(fd)]
+        code, output = run_group(argv, env, timeout, pass_fds=(fd,))
+        result.seek(0)
         try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError):
+            return json.loads(result.read().decode())
+        except ValueError:
             tail = " | ".join(output.strip().splitlines()[-3:])
             return {"status": "error", "error": f"worker exited {code} without a result"
                     + (f": {tail}" if tail else "")}
 
 
-def run_group(argv: list[str], env: dict[str, str], timeout: float | None) -> tuple[int, str]:
+def run_group(argv: list[str], env: dict[str, str], timeout: float | None,
+              pass_fds: tuple[int, ...] = ()) -> tuple[int, str]:
     """Run ``argv`` as the leader of a new process group; return its exit status and its
     output (stdout and stderr, in a file: a process it leaves behind holding a pipe could make
     a finished worker look hung). The group is killed once the leader is done, or on a timeout
     (:class:`WorkerTimeout`) or an interrupt (re-raised)."""
     with tempfile.TemporaryFile("w+") as output:
         proc = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, text=True,
-                                env=env, start_new_session=True)
+                                env=env, start_new_session=True, pass_fds=pass_fds)
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -1,10 +1,11 @@
-"""One measurement, in a fresh process: ``python -m mlp_core.bench.worker JOB RESULT``.
+"""One measurement, in a fresh process: ``python -m mlp_core.bench.worker JOB FD``.
 
-``JOB`` is the job as JSON; the result is written, atomically, to the file ``RESULT``
-(:mod:`mlp_core.bench.process` says why a file). A fresh process per measurement keeps thread
-settings, allocators and compiled functions of one implementation from leaking into the next. A
-job ``{"probe": IMPL, "device": DEVICE}`` only checks that the implementation's backend can be
-made on that device, so that the bench's own process never imports a GPU library.
+``JOB`` is the job as JSON; the result is written, as JSON, to the file descriptor ``FD``, an
+anonymous temporary file the bench made (:mod:`mlp_core.bench.process` says why a file). A
+fresh process per measurement keeps thread settings, allocators and compiled functions of one
+implementation from leaking into the next. A job ``{"probe": IMPL, "device": DEVICE}`` only
+checks that the implementation's backend can be made on that device, so that the bench's own
+process never imports a GPU library.
 """
 
 from __future__ import annotations
@@ -198,15 +199,14 @@ def probe(job: dict) -> dict:
 
 
 def main() -> int:
-    from mlp_core.fileio import atomic_write_text
-
-    job, result_path = json.loads(sys.argv[1]), sys.argv[2]
+    job, result_fd = json.loads(sys.argv[1]), int(sys.argv[2])
     try:
         result = probe(job) if "probe" in job else {"status": "ok", **run_job(job)}
     except Exception as exc:  # reported in the row, the bench goes on with the next measurement
         result = {"status": "error", "error": f"{type(exc).__name__}: {exc}",
                   "traceback": traceback.format_exc(limit=5)}
-    atomic_write_text(result_path, json.dumps(result, default=str))
+    with os.fdopen(result_fd, "w") as f:
+        f.write(json.dumps(result, default=str))
     return 0
 
 
