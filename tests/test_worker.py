@@ -55,9 +55,7 @@ def test_a_hung_worker_is_a_failed_row_after_its_timeout_and_the_run_goes_on(tmp
     os.mkfifo(data / "train-images-idx3-ubyte")
     cfg = BenchConfig(dataset="mnist", data_dir=str(data), epochs=1, impls=["numpy"],
                       batch_sizes=[20], repeats=1, floor=False, models=[[4]], timeout=3.0)
-    t = time.monotonic()
     rows, _ = run_benchmark(cfg, tmp_path / "out")
-    assert time.monotonic() - t < 60
     assert [r["status"] for r in rows] == ["error"]
     assert "timed out after 3 s (--timeout)" in rows[0]["error"]
     good = _config(_npz(tmp_path / "data.npz"), timeout=60.0)
@@ -105,7 +103,7 @@ def test_a_bad_timeout_is_one_error_before_anything_runs(tmp_path, capsys):
         assert main(["bench", "--impl", "numpy", "--timeout", value,
                      "--out", str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and "expected a number of seconds > 0" in err[0]
+        assert len(err) == 1 and "--timeout: expected a number of" in err[0], err
     assert not (tmp_path / "out").exists()
 
 
