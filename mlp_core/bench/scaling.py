@@ -19,7 +19,7 @@ import numpy as np
 from . import stats
 from .impls import FLOOR_PREFIX, KERAS
 from .rows import LOCAL, cell_key, measured_time, model_name
-from .summary import paired
+from .summary import judge, paired
 
 #: a median relative error above this: the model does not describe the implementation well, and
 #: the map names it with what its residuals show
@@ -194,19 +194,9 @@ def winners(pts: list[Point]) -> list[dict]:
     out = []
     for (machine, threads, dtype, model, batch), cell in sorted(by.items(), key=_cell_order):
         ranked = sorted(cell, key=lambda p: p.seconds)
-        first = ranked[0]
-        margins = {p.impl: paired(p.rounds, first.rounds) for p in ranked[1:]}
-        margin = margins.get(ranked[1].impl) if len(ranked) > 1 else None
-        decided = bool(margin and margin.low is not None and margin.low > 1)
-        tied = [first.impl] + [i for i, e in margins.items()
-                               if not (e and e.low is not None and e.low > 1)]
         out.append({"machine": machine, "threads": threads, "dtype": dtype, "model": model,
-                    "batch_size": batch, "fastest": first.impl, "seconds": first.seconds,
-                    "runner_up": ranked[1].impl if len(ranked) > 1 else None,
-                    "margin": margin and margin.value, "margin_ci_low": margin and margin.low,
-                    "margin_ci_high": margin and margin.high,
-                    "verdict": "winner" if decided or len(ranked) == 1 else "tie",
-                    "tied": [] if decided or len(ranked) == 1 else tied})
+                    "batch_size": batch, "seconds": ranked[0].seconds,
+                    **judge([(p.impl, p.rounds) for p in ranked])})
     return out
 
 

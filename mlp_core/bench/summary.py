@@ -43,6 +43,25 @@ def paired(a: dict[int, float], b: dict[int, float],
     return stats.paired_ratio([a[r] for r in shared], [b[r] for r in shared], level)
 
 
+def judge(ranked: list[tuple[str, dict[int, float]]], level: float = stats.LEVEL) -> dict:
+    """The verdict of one point, from its implementations ``(name, times by round)`` ranked
+    fastest first: the runner-up's ratio to the fastest (round by round, with its interval),
+    ``winner`` where that interval excludes 1, else ``tie`` with every implementation whose
+    ratio to the fastest is not significant. The one rule for every table and map."""
+    (first, rounds), rest = ranked[0], ranked[1:]
+    margins = {name: paired(r, rounds, level) for name, r in rest}
+
+    def slower(e: stats.Estimate | None) -> bool:
+        return bool(e and e.low is not None and e.low > 1)
+
+    margin = margins[rest[0][0]] if rest else None
+    decided = not rest or slower(margin)
+    return {"fastest": first, "runner_up": rest[0][0] if rest else None,
+            **_ratio_fields("margin", margin), "verdict": "winner" if decided else "tie",
+            "tied": [] if decided else [first] + [n for n, e in margins.items() if not slower(e)],
+            "rounds": margin.n if margin else 0}
+
+
 def _ratio_fields(name: str, e: stats.Estimate | None) -> dict:
     return {name: e and e.value, f"{name}_ci_low": e and e.low, f"{name}_ci_high": e and e.high}
 
@@ -123,20 +142,9 @@ def verdicts(summary: list[dict], level: float = stats.LEVEL) -> list[dict]:
         if len(group) < 2:
             continue
         ranked = sorted(group, key=lambda s: s["median_s"])
-        fastest, runner_up = ranked[0], ranked[1]
-        margins = {s["impl"]: paired(s["rounds"], fastest["rounds"], level)
-                   for s in ranked[1:]}
-        margin = margins[runner_up["impl"]]
-        decided = margin is not None and margin.low is not None and margin.low > 1
-        tied = [fastest["impl"]] + [i for i, e in margins.items()
-                                    if not (e and e.low is not None and e.low > 1)]
         out.append({"machine": mach, "model": model, "batch_size": bs, "threads": threads,
-                    "dtype": dtype, "fastest": fastest["impl"],
-                    "seconds": fastest["median_s"], "runner_up": runner_up["impl"],
-                    **_ratio_fields("margin", margin),
-                    "verdict": "winner" if decided else "tie",
-                    "tied": [] if decided else tied,
-                    "rounds": margin.n if margin else 0})
+                    "dtype": dtype, "seconds": ranked[0]["median_s"],
+                    **judge([(s["impl"], s["rounds"]) for s in ranked], level)})
     return out
 
 
