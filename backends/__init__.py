@@ -52,7 +52,8 @@ class BackendEntry:
     floor: str = ""  # the backend whose matrix-product floor applies (default: itself)
     threads: bool = True  # whether it takes a thread count
     benchmark: bool = True  # worth timing against the others (not a conformance check)
-    keras: str = ""  # the KERAS_BACKEND under which Keras runs on it: the bench's Keras reference
+    keras: str = ""  # the KERAS_BACKEND under which Keras 3 runs on it: the bench's Keras peer
+    # on its library (on TensorFlow: the Keras reference, ``keras``)
     bfloat16: bool = False  # products of bfloat16 operands (the mixed_bfloat16 policy)
 
     def __post_init__(self) -> None:
@@ -84,13 +85,13 @@ REGISTRY: dict[str, BackendEntry] = {
                      ("torch",), 'pip install "mlp-core[torch]"', ("cpu", "gpu"),
                      (Variant("torch", {"mode": "eager"}),
                       Variant("torch-compiled", {"mode": "compiled"}, compiles_slowly=True)),
-                     ("eager", "compiled"), bfloat16=True),
+                     ("eager", "compiled"), keras="torch", bfloat16=True),
         BackendEntry("jax", "mlp_core.backends.jax_backend", "JaxBackend",
                      ("jax",), 'pip install "mlp-core[jax]"', ("cpu", "gpu"),
                      (Variant("jax", {"mode": "compiled"}),
                       Variant("jax-eager", {"mode": "eager"}, tested=False)),
                      ("compiled", "eager"), threads=False,  # XLA sizes its pool at start
-                     bfloat16=True),
+                     keras="jax", bfloat16=True),
     ]
 }
 DEFAULT_BACKEND = "numpy"  # where no argument, context, set_backend or MLP_BACKEND says otherwise

@@ -10,13 +10,17 @@ from pathlib import Path
 def add_bench_parser(sub) -> None:
     from ..options import add_model_args, int_list, positive_int
     from .config import DEFAULT_BATCH_SIZES, DEFAULT_IMPLS, BenchConfig
-    from .impls import MODIFIERS, base_names
+    from .impls import MODIFIERS, PEERS, base_names
 
-    b = sub.add_parser("bench", help="time implementations side by side with the Keras reference",
+    b = sub.add_parser("bench", help="time implementations side by side with the Keras reference "
+                       "and each library's own idiom",
                        conflict_handler="resolve",  # --layers, --dtype: lists here
                        description="Each measurement runs in a fresh process after a warm-up "
                        "of at least 200 steps; implementations are interleaved; rows are saved as "
-                       "they finish, and rerunning the same command resumes an interrupted run.")
+                       "they finish, and rerunning the same command resumes an interrupted run. "
+                       f"Peers (each library's own idiom, not ours): {', '.join(PEERS)}; keras "
+                       "is the reference (Keras on TensorFlow); docs/peers.md says how each "
+                       "differs.")
     add_model_args(b)
     g = b.add_argument_group("what to measure")
     g.add_argument("--layers", action="append", type=int_list,

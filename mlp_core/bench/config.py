@@ -16,11 +16,11 @@ from typing import Any
 from .. import backends
 from ..errors import MLPError
 from ..presets import DEFAULT_PRESET, PRESET_OPTIONS, get_preset
-from .impls import KERAS, KERAS_LOSSES
+from .impls import KERAS, KERAS_LOSSES, SKLEARN
 from .process import DEFAULT_TIMEOUT_S
 
 DEFAULT_IMPLS = (backends.DEFAULT_BACKEND, *(e.variants[0].name for e in backends.REGISTRY.values()
-                                            if e.keras), KERAS)
+                                            if e.keras == "tensorflow"), KERAS)
 DEFAULT_BATCH_SIZES = (100, 500, 1000, 10000, 60000)
 # the sweep's dtypes (said here so that parsing needs no NumPy); mixed_bfloat16 is the
 # +mixed_bfloat16 modifier instead, since NumPy and the floors cannot run it
@@ -239,14 +239,18 @@ class BenchConfig:
         if not (isinstance(self.timeout, (int, float)) and 0 < self.timeout < float("inf")):
             raise MLPError(f"timeout must be a number of seconds > 0, got {self.timeout!r}")
 
-    def keras_mismatch(self) -> str | None:
-        """Why the Keras reference cannot train this configuration, or None."""
+    def peer_mismatch(self, peer: str) -> str | None:
+        """Why the peer ``peer`` (e.g. ``keras``) cannot train this configuration, or None."""
         unmatched = [name for name, value, plain in (
             ("SGD momentum", self.momentum, None), ("learning-rate decay", self.decay, None),
             ("an init scale", self.init_scale, 1.0), ("a summed reduction", self.reduction, "mean"),
             ("a full training-set pass every epoch", self.eval_train, False),
             (f"loss {self.loss}", self.loss not in KERAS_LOSSES, False))
             if (value or plain) != plain]
+        if peer == SKLEARN:  # MLPClassifier: softmax cross-entropy of the logits, L2 alone
+            unmatched += [name for name, differs in (
+                (f"loss {self.loss}", self.loss != "cce" and f"loss {self.loss}" not in unmatched),
+                ("L1", self.l1 != 0)) if differs]
         if unmatched:
-            return f"the Keras reference cannot match {', '.join(unmatched)}"
+            return f"{peer} cannot match {', '.join(unmatched)}"
         return None

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..fileio import atomic_write_bytes, atomic_write_text
 from . import stats
 from .document import Block, Bullets, Column, Heading, Paragraph, Plot, Table, to_markdown
+from .impls import PEERS
 from .rows import LOCAL, model_name, names_machines
 from .runner import MAX_REDOS
 from .summary import answer, summarize, verdicts
@@ -43,7 +44,8 @@ COLUMNS = [
     Column("spread_pct", "spread", lambda v: f"{v:.0f}%"),
     Column("unstable", "stable", lambda v: "unstable" if v else "yes", csv=("cv", "unstable")),
     Column("per_epoch_s", "per epoch", stats.fmt_seconds),
-    _ratio("vs_keras", "vs Keras"), _ratio("vs_floor", "vs floor"),
+    _ratio("vs_keras", "vs Keras"), _ratio("vs_own_library", "vs own library"),
+    _ratio("vs_keras_same_library", "vs Keras, same library"), _ratio("vs_floor", "vs floor"),
     Column("gflops", "GFLOP/s", lambda v: f"{v:.0f}"),
     Column("pct_peak", "% sgemm peak", lambda v: f"{v:.0f}%"),
     Column("test_accuracy", "test acc", lambda v: f"{v:.4f}"),
@@ -166,9 +168,13 @@ def summary_document(rows: list[dict], skipped: dict[str, str] | None = None,
                "warm-up of at least 200 steps unless `--no-warmup`)")
     blocks += [Heading("Every cell"), Paragraph(
         measure + ". Each median has its 95% interval (order statistics; none below 6 runs). "
-        "`vs Keras` and `vs floor` are ratios taken round by round on the same machine and "
-        "sweep point, with their 95% intervals. The floor is the matrix products of the "
-        "epochs alone in the implementation's library. `unstable`: runs whose coefficient of "
+        "`vs Keras` (the reference: Keras on TensorFlow), `vs own library` (our backend over "
+        "its library's own idiom: torch over torch-native, jax over jax-native, tensorflow "
+        "over keras, numpy over sklearn), `vs Keras, same library` (over Keras 3 on the same "
+        "library: torch over keras-torch) and `vs floor` are ratios of times taken round by "
+        "round on the same machine and sweep point, with their 95% intervals; below 1 is "
+        "faster. The floor is the matrix products of the epochs alone in the "
+        "implementation's library. `unstable`: runs whose coefficient of "
         "variation is 10% or more. GFLOP/s: the matrix products' useful work per second of "
         "training; `% sgemm peak` divides it by this machine's large-sgemm rate (NumPy's "
         "BLAS). `docs/methodology.md` explains the statistics."), summary_table(summary)]
@@ -183,6 +189,12 @@ def summary_document(rows: list[dict], skipped: dict[str, str] | None = None,
 
 def _notes(rows: list[dict], skipped: dict[str, str] | None) -> list[Block]:
     out: list[Block] = []
+    peers = [PEERS[b] for b in dict.fromkeys(r["impl"].split("+")[0] for r in rows)
+             if b in PEERS]
+    if peers:
+        out += [Paragraph("The peers, each library's own idiom, train the same model from the "
+                          "same initial weights and data; where they differ:"),
+                Bullets([f"{p.name}: {p.differs}." for p in peers])]
     if skipped:
         out.append(Paragraph("Not measured: " + "; ".join(f"{k} ({v})"
                                                           for k, v in skipped.items()) + "."))

@@ -86,9 +86,11 @@ def make_plan(cfg: BenchConfig, local: bool = True) -> Plan:
         spec = parse_impl(name)
         if spec.spec not in [s.spec for s in specs]:
             specs.append(spec)
-    skipped = {s.spec: f"{', '.join(s.missing())} not installed" for s in specs if s.missing()}
-    if (why := cfg.keras_mismatch()):
-        skipped.update({s.spec: why for s in specs if s.is_reference})
+    skipped = {s.spec: f"{', '.join(s.missing())} not installed"
+               + (f" ({s.peer.install})" if s.peer else "") for s in specs if s.missing()}
+    for s in specs:
+        if s.peer and s.spec not in skipped and (why := cfg.peer_mismatch(s.base)):
+            skipped[s.spec] = why
     for s in specs:
         if s.spec not in skipped and local and (why := _device_missing(s, cfg.device, cfg.timeout)):
             skipped[s.spec] = why

@@ -2,24 +2,30 @@
 
 A *cell* is one implementation at one sweep point on one machine
 (:func:`rows.cell_key`). Its summary holds the median time with its interval, its spread, and
-its ratios to the Keras reference and to the floor, each taken round by round (the rows of the
-same repeat) with its interval; :mod:`mlp_core.bench.stats` computes every one of them. A
-*point*'s verdict names the fastest implementation only where the interval of its ratio to the
-runner-up excludes 1; otherwise the implementations that cannot be told apart are a ``tie``.
+its ratios to the Keras reference, to its library's own idiom (``torch`` to ``torch-native``),
+to Keras on its library (``torch`` to ``keras-torch``) and to the floor, each taken round by
+round (the rows of the same repeat) with its interval; :mod:`mlp_core.bench.stats` computes
+every one of them. A *point*'s verdict names the fastest implementation only where the interval
+of its ratio to the runner-up excludes 1; otherwise the implementations that cannot be told
+apart are a ``tie``.
 """
 
 from __future__ import annotations
 
 from . import stats
-from .impls import FLOOR_PREFIX, KERAS
+from .impls import FLOOR_PREFIX, KERAS, is_peer, keras_on_same_library, own_idiom
 from .rows import cell_key, measured_time
 
 #: the ratio columns: each has ``<name>_ci_low`` and ``<name>_ci_high`` beside it
-RATIOS = ("vs_keras", "vs_floor")
+RATIOS = ("vs_keras", "vs_own_library", "vs_keras_same_library", "vs_floor")
+
+
+def base_of(impl: str) -> str:
+    return impl.split("+")[0]
 
 
 def is_keras(impl: str) -> bool:
-    return impl.split("+")[0] == KERAS
+    return base_of(impl) == KERAS
 
 
 def is_floor(impl: str) -> bool:
@@ -79,25 +85,32 @@ def summarize(rows: list[dict]) -> list[dict]:
     for (mach, *_), group in cells.items():
         peaks.setdefault(mach, []).extend(g["sgemm_peak_gflops"] for g in group
                                           if g.get("sgemm_peak_gflops"))
-    # the Keras reference of each sweep point and dtype: "keras", or "keras+f64" and
+    # each peer's cell at each sweep point and dtype: e.g. "keras", or "keras+f64" and
     # "keras+mixed_bfloat16", whose modifier set the dtype (like for like)
-    keras_of = {(k[0], *k[2:]): k for k in sorted(cells, key=lambda k: k[1] == KERAS)
-                if is_keras(k[1])}  # (plain "keras" last: it wins where both ran a dtype)
+    # (the plain spec last: it wins where both ran a dtype)
+    peer_of = {(k[0], base_of(k[1]), *k[2:]): k
+               for k in sorted(cells, key=lambda k: "+" not in k[1]) if is_peer(k[1])}
+
+    def versus(k: tuple, peer: str | None) -> tuple[tuple | None, stats.Estimate | None]:
+        """The cell of ``peer`` at ``k``'s point, and ``k``'s time over it, round by round."""
+        other = peer_of.get((k[0], peer, *k[2:])) if peer else None
+        return other, paired(rounds[k], rounds[other]) if other else None
+
     out = []
     for k, group in sorted(cells.items(), key=lambda kv: _cell_order(kv[0])):
         mach, impl, model, bs, threads, dtype = k
         times = [measured_time(g) for g in group]
-        keras_key = keras_of.get((mach, model, bs, threads, dtype))
+        ours = not is_peer(impl) and not is_floor(impl)
+        keras_key, vs_keras = versus(k, KERAS if not is_keras(impl) else None)
+        _, vs_own = versus(k, own_idiom(base_of(impl)) if ours else None)
+        _, vs_keras_same = versus(k, keras_on_same_library(base_of(impl)) if ours else None)
         floor_key = (mach, FLOOR_PREFIX + str(group[0].get("library")), model, bs, threads,
                      dtype)
-        vs_keras = (paired(rounds[k], rounds[keras_key])
-                    if keras_key in rounds and not is_keras(impl) else None)
         vs_floor = (paired(rounds[k], rounds[floor_key])
                     if floor_key in rounds and not is_floor(impl) else None)
         median = stats.median_interval(times)
         gflops = _middle("gflops", group)
         peak = stats.median_of(peaks[mach]) if peaks.get(mach) else None
-        not_ours = is_keras(impl) or is_floor(impl)
         out.append({
             "machine": mach, "impl": impl, "model": model, "batch_size": bs,
             "threads_asked": threads, "dtype": dtype, "runs": len(group),
@@ -107,12 +120,14 @@ def summarize(rows: list[dict]) -> list[dict]:
             "unstable": stats.unstable(times),
             "per_epoch_s": (_middle("epoch_equivalent_time", group)
                             or _middle("time_per_epoch", group)),
-            **_ratio_fields("vs_keras", vs_keras), **_ratio_fields("vs_floor", vs_floor),
+            **_ratio_fields("vs_keras", vs_keras), **_ratio_fields("vs_own_library", vs_own),
+            **_ratio_fields("vs_keras_same_library", vs_keras_same),
+            **_ratio_fields("vs_floor", vs_floor),
             "gflops": gflops, "pct_peak": 100 * gflops / peak if gflops and peak else None,
             "test_accuracy": _middle("test_accuracy", group),
             "peak_rss_mb": None if is_floor(impl) else rss[k],
             "rss_vs_keras": (rss[k] / rss[keras_key] if keras_key in rss and rss[keras_key]
-                             and rss[k] and not not_ours else None),
+                             and rss[k] and ours else None),
             "threads": group[0].get("threads_used", group[0].get("threads")),
             "per_step": group[0].get("step_time") is not None,
             "rounds": rounds[k],
@@ -170,7 +185,7 @@ def _cell_order(k: tuple) -> tuple:
     mach, impl, model, bs, threads, dtype = k
     sizes = [int(n) for n in model.split("-") if n.isdigit()]
     return (mach, (sum(sizes), sizes), bs, str(threads), str(dtype),
-            (is_floor(impl), is_keras(impl), impl))
+            (is_floor(impl), is_peer(impl), impl))
 
 
 def open_points(summary: list[dict], precision: float,

@@ -21,7 +21,7 @@ from time import perf_counter
 from mlp_core import backends
 from mlp_core.bench.config import BenchConfig, Cell
 from mlp_core.bench.floor import products_per_epoch
-from mlp_core.bench.impls import KERAS, ImplSpec, parse_impl
+from mlp_core.bench.impls import PEERS, ImplSpec, parse_impl
 from mlp_core.bench.input_delta import with_input_delta
 from mlp_core.bench.measure import load_data, make_backend, step_rows, thread_count, warmup_epochs
 
@@ -102,7 +102,8 @@ def environment() -> dict:
     from mlp_core.machine import blas_info, cpu_flags, cpu_model
 
     versions = {"python": platform.python_version()}
-    for lib in (*backends.libraries(), KERAS):
+    for lib in dict.fromkeys((*backends.libraries(), *(m for p in PEERS.values()
+                                                        for m in p.requires))):
         module = sys.modules.get(lib)
         if module is not None:  # the libraries this measurement imported
             versions[lib] = getattr(module, "__version__", "?")
@@ -161,14 +162,14 @@ def monitored(measure) -> dict:
 
 def run_job(job: dict) -> dict:
     from mlp_core.bench.floor import sgemm_peak_gflops
-    from mlp_core.bench.keras_reference import run_keras
+    from mlp_core.bench.peers import run_peer
 
     impl = parse_impl(job["impl"])
     cfg = BenchConfig.from_dict(job["config"])
     cell = cfg.cell(job)
     # the yardstick: NumPy's large-sgemm rate here, before any backend limits threads
     peak = sgemm_peak_gflops() if impl.is_floor or cfg.steps else None
-    runner = run_floor if impl.is_floor else run_keras if impl.is_reference else run_ours
+    runner = run_floor if impl.is_floor else run_peer if impl.peer else run_ours
     result = monitored(lambda: runner(impl, cfg, cell))
     sizes, n, bs = result.pop("sizes"), result["n_train"], cell.batch_size
     result.update(sgemm_peak_gflops=peak, epoch_flops=products_per_epoch(sizes, n, bs),
