@@ -65,6 +65,19 @@ class Backend:
             self._local.scratch = {}
             return self._local.scratch
 
+    def buffer(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """A buffer reused by every batch of the same ``key`` (the next batch overwrites it),
+        made by ``make()`` the first time, in this thread's scratch state. Reused because a
+        fresh multi-megabyte array per batch costs page faults on the CPU: the kernel zeroes
+        every page of it on first touch, at a cost that varies from run to run."""
+        buffers = self.scratch.setdefault("buffers", {})
+        buf = buffers.get(key)
+        if buf is None:
+            if len(buffers) >= 8:  # buffers of earlier fits
+                buffers.clear()
+            buf = buffers[key] = make()
+        return buf
+
     # -- data movement -------------------------------------------------------------------
     def asarray(self, host: Any, dtype: str | None = None) -> Any:
         """Host (NumPy) array -> device array, cast to ``dtype`` ("float32", "int64", ...)."""

@@ -61,25 +61,14 @@ class NumpyBackend(Backend):
     def gather_rows(self, x, idx):
         # Into a buffer reused across batches: a fresh multi-megabyte array per batch costs page
         # faults, and take(out=) is unbuffered only with mode="clip" (idx is a valid permutation).
-        buf = self._buffer((id(x), len(idx), x.shape[1:], x.dtype), (len(idx), *x.shape[1:]),
-                           x.dtype)
+        buf = self.buffer((id(x), len(idx), x.shape[1:], x.dtype),
+                          lambda: np.empty((len(idx), *x.shape[1:]), x.dtype))
         return np.take(x, idx, axis=0, out=buf, mode="clip")
 
     def scale_pixels(self, values, divisor, table, dtype=None):  # (no bfloat16 here)
         # a division: 5x faster than np.take on the table; casts the uint8 values to float32 first
-        buf = self._buffer(("scaled", values.shape), values.shape, divisor.dtype)
+        buf = self.buffer(("scaled", values.shape), lambda: np.empty(values.shape, divisor.dtype))
         return np.divide(values, divisor, out=buf)
-
-    def _buffer(self, key: tuple, shape: tuple, dtype) -> np.ndarray:
-        """A buffer reused by every batch of the same key (the next batch overwrites it), in
-        this thread's scratch state: a fit in another thread has buffers of its own."""
-        buffers = self.scratch.setdefault("buffers", {})
-        buf = buffers.get(key)
-        if buf is None:
-            if len(buffers) >= 8:  # buffers of earlier fits
-                buffers.clear()
-            buf = buffers[key] = np.empty(shape, dtype)
-        return buf
 
     def sigmoid(self, z):
         # 0.5 * tanh(z / 2) + 0.5: the fastest form in NumPy, and it cannot overflow

@@ -158,12 +158,23 @@ class TorchBackend(Backend):
     def scale_pixels(self, values, divisor, table, dtype=None):
         # a division, 8x faster than indexing the table; by a 0-d tensor on the device, since
         # CUDA multiplies by the reciprocal of a Python number instead (rounded differently).
-        # In bfloat16 (exact for 0-255 and 255), torch divides in float32 and rounds once.
+        # In float32 (exact for 0-255 and 255), rounded once to bfloat16 where asked. Eagerly,
+        # in one pass into a buffer reused by every batch (Backend.buffer says why).
         target = getattr(self.torch, dtype) if dtype else divisor.dtype
-        return self.torch.div(values.to(target), divisor.to(target))
+        if self.mode == "compiled":
+            return self.torch.div(values.to(target), divisor.to(target))
+        buf = self.buffer(("scaled", values.shape, target),
+                          lambda: self.torch.empty(values.shape, dtype=divisor.dtype,
+                                                   device=values.device))
+        buf.copy_(values).div_(divisor)  # (torch.div(out=) would cast into a temporary)
+        return buf if target == buf.dtype else buf.to(target)
 
     def gather_rows(self, x, idx):
-        return self.torch.index_select(x, 0, idx)
+        if self.mode == "compiled":
+            return self.torch.index_select(x, 0, idx)
+        buf = self.buffer((id(x), len(idx), x.shape[1:], x.dtype),
+                          lambda: x.new_empty((len(idx), *x.shape[1:])))
+        return self.torch.index_select(x, 0, idx, out=buf)
 
     def sigmoid(self, z):
         return self.torch.sigmoid(z)
