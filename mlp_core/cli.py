@@ -72,11 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the variants that compile slowly (torch.compile)")
     c.add_argument("--json", metavar="PATH", help="write the results as JSON")
 
+    from .bench.advise import add_advise_parser
     from .bench.cli import add_bench_parser, add_compare_parser, add_report_parser
 
     add_bench_parser(sub)
     add_report_parser(sub)
     add_compare_parser(sub)
+    add_advise_parser(sub)
     return parser
 
 
@@ -247,6 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_report(args)
         if args.command == "compare":
             return cmd_compare(args)
+        if args.command == "advise":
+            from .bench.advise import cmd_advise
+
+            return cmd_advise(args)
         args.command_line = shlex.join(["mlp-core", *(sys.argv[1:] if argv is None else argv)])
         return cmd_bench(args)
     except MLPError as exc:

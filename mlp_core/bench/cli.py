@@ -58,6 +58,9 @@ def add_bench_parser(sub) -> None:
                    "a GPU driver) is stopped with its processes and becomes a failed row, and the "
                    "run goes on (default: %(default)g: far beyond any measurement of the default "
                    "configuration)")
+    g.add_argument("--predict", action="store_true",
+                   help="with --steps: also predict each cell of ours from this machine's "
+                   "calibration (made where missing; docs/prediction.md), as predicted_s")
     g.add_argument("--no-floor", dest="floor", action="store_false",
                    help="skip the matrix-product floor")
     g.add_argument("--native-blas", action="store_true",

@@ -28,7 +28,7 @@ DTYPES = ("float32", "float64")
 #: the axes of the sweep and the measurement: rows of one training configuration stay comparable
 #: (and a run resumable, cell by cell) whatever these are
 MEASURED = ("impls", "models", "batch_sizes", "threads", "dtypes", "repeats", "floor", "timeout",
-            "precision", "budget")
+            "precision", "budget", "predict")
 AUTO = "auto"  # --repeat auto: rounds until every verdict is clear, within a budget
 DEFAULT_PRECISION = 0.05  # --precision: the target half-width of a ratio's interval
 DEFAULT_BUDGET_S = 1800.0  # --budget: seconds --repeat auto may spend
@@ -95,6 +95,7 @@ class BenchConfig:
     timeout: float = DEFAULT_TIMEOUT_S  # seconds a measurement may take before it is stopped
     precision: float | None = None  # with repeats "auto": DEFAULT_PRECISION unless given
     budget: float | None = None  # with repeats "auto": DEFAULT_BUDGET_S unless given
+    predict: bool = False  # --steps: predict each cell of ours from the calibration too
 
     @property
     def auto(self) -> bool:
@@ -234,6 +235,8 @@ class BenchConfig:
             raise MLPError(f"epochs must be >= 1, got {self.epochs}")
         if self.steps is not None and self.steps < 1:
             raise MLPError(f"steps must be >= 1, got {self.steps}")
+        if self.predict and not self.steps:
+            raise MLPError("--predict predicts training steps: it goes with --steps")
         if not self.impls:
             raise MLPError("no implementation to measure")
         if not (isinstance(self.timeout, (int, float)) and 0 < self.timeout < float("inf")):

@@ -31,14 +31,15 @@ class WorkerTimeout(Exception):
     """The worker did not finish within its timeout (it was killed, with its process group)."""
 
 
-def run_worker(payload: dict, env: dict[str, str], timeout: float | None) -> dict:
+def run_worker(payload: dict, env: dict[str, str], timeout: float | None,
+               show_progress: bool = False) -> dict:
     """Run ``python -m mlp_core.bench.worker`` on ``payload`` and return the result it wrote;
     a worker that wrote none (or a part of one) is a failed result with the tail of its
-    output."""
+    output. ``show_progress``: its standard error goes to ours (its progress bar)."""
     with tempfile.TemporaryFile("w+b") as result:
         fd = result.fileno()
         argv = [sys.executable, "-m", "mlp_core.bench.worker", json.dumps(payload), str(fd)]
-        code, output = run_group(argv, env, timeout, pass_fds=(fd,))
+        code, output = run_group(argv, env, timeout, pass_fds=(fd,), show_progress=show_progress)
         result.seek(0)
         try:
             return json.loads(result.read().decode())
@@ -49,13 +50,14 @@ def run_worker(payload: dict, env: dict[str, str], timeout: float | None) -> dic
 
 
 def run_group(argv: list[str], env: dict[str, str], timeout: float | None,
-              pass_fds: tuple[int, ...] = ()) -> tuple[int, str]:
+              pass_fds: tuple[int, ...] = (), show_progress: bool = False) -> tuple[int, str]:
     """Run ``argv`` as the leader of a new process group; return its exit status and its
     output (stdout and stderr, in a file: a process it leaves behind holding a pipe could make
     a finished worker look hung). The group is killed once the leader is done, or on a timeout
     (:class:`WorkerTimeout`) or an interrupt (re-raised)."""
     with tempfile.TemporaryFile("w+") as output:
-        proc = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, text=True,
+        proc = subprocess.Popen(argv, stdout=output,
+                                stderr=None if show_progress else subprocess.STDOUT, text=True,
                                 env=env, start_new_session=True, pass_fds=pass_fds)
         try:
             proc.wait(timeout=timeout)

@@ -40,6 +40,7 @@ COLUMNS = [
     Column("median_s", "median", stats.fmt_seconds),
     Column("median_s_ci_low", "95% interval", _interval, whole_row=True,
            csv=("median_s_ci_low", "median_s_ci_high")),
+    Column("predicted_s", "predicted", stats.fmt_seconds),
     Column("min_s", "min", stats.fmt_seconds), Column("max_s", "max", stats.fmt_seconds),
     Column("spread_pct", "spread", lambda v: f"{v:.0f}%"),
     Column("unstable", "stable", lambda v: "unstable" if v else "yes", csv=("cv", "unstable")),

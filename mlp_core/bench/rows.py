@@ -25,7 +25,7 @@ STATUSES = ("ok", "error", "flagged")
 REQUIRED = ("impl", "batch_size", "repeat", "status", "config")
 #: a successful row's times in seconds: finite and positive where present (fit_time always is)
 TIMES = ("fit_time", "train_time", "time_per_epoch", "step_time", "sample_time",
-         "epoch_equivalent_time", "floor_per_epoch")
+         "epoch_equivalent_time", "floor_per_epoch", "predicted_s")
 #: other numbers: finite and >= 0 where present
 AMOUNTS = ("test_accuracy", "gflops", "sgemm_peak_gflops", "peak_rss_mb", "gpu_peak_mb",
            "epoch_flops", "flops_per_step", "epochs_run", "load_before", "reference_s",

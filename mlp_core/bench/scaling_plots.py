@@ -122,3 +122,30 @@ def _winner_map(figure, patches, wins, colors) -> bytes:
                "(*: a backend that runs with its own threads)")
         ax.title.set_fontsize(9)
     return _png(fig)
+
+
+def plot_predictions(cells: list[dict]) -> bytes | None:
+    """Predicted against measured seconds per step, one point per cell, on log axes with the
+    diagonal (and +-25% about it); None without matplotlib."""
+    try:
+        from matplotlib import figure
+    except ImportError:
+        return None
+    fig = figure.Figure(figsize=(5.5, 5))
+    ax = fig.subplots()
+    impls = sorted({c["impl"] for c in cells})
+    for i, impl in enumerate(impls):
+        mine = [c for c in cells if c["impl"] == impl]
+        ax.scatter([c["median_s"] for c in mine], [c["predicted_s"] for c in mine],
+                   color=f"C{i % 10}", label=impl, s=25)
+    values = [v for c in cells for v in (c["median_s"], c["predicted_s"])]
+    lo, hi = min(values) / 1.5, max(values) * 1.5
+    ax.plot([lo, hi], [lo, hi], color="black", linewidth=1, label="predicted = measured")
+    for f in (0.75, 1.25):
+        ax.plot([lo, hi], [lo * f, hi * f], color="grey", linewidth=0.7, linestyle="--")
+    ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi),
+           xlabel="measured seconds per step (median)", ylabel="predicted seconds per step",
+           title="Predicted against measured (dashed: +-25%)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)

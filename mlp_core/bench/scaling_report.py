@@ -58,7 +58,44 @@ def _document(pts: list[Point], rows: list[dict], suffix: str) -> tuple[list[Blo
 
     blocks += [Plot(f"{name}{suffix}", png)
                for name, png in plot_scaling(pts, models, wins, peak).items()]
+    blocks += _prediction_section(rows, suffix)
     return blocks, _csv(models, wins, crosses)
+
+
+def _prediction_section(rows: list[dict], suffix: str) -> list[Block]:
+    """Predicted against measured, where the cells have a prediction (``--predict``): each
+    implementation's median and 90th-percentile error, and the plot."""
+    from .prediction import error_stats
+    from .summary import summarize
+
+    cells = [s for s in summarize(rows) if s.get("predicted_s") and s.get("per_step")]
+    if not cells:
+        return []
+    table = []
+    for impl in sorted({c["impl"] for c in cells}):
+        mine = [c for c in cells if c["impl"] == impl]
+        st = error_stats([(c["predicted_s"], c["median_s"]) for c in mine])
+        worst = max(mine, key=lambda c: abs(c["predicted_s"] / c["median_s"] - 1))
+        table.append({"impl": impl, "cells": st["n"], "median": st["median"], "p90": st["p90"],
+                      "worst": f"{worst['model']} batch {worst['batch_size']}: "
+                               f"{worst['predicted_s'] / worst['median_s']:.2f}x"})
+    every = error_stats([(c["predicted_s"], c["median_s"]) for c in cells])
+    pct = lambda v: f"{100 * v:.0f}%"  # noqa: E731
+    blocks: list[Block] = [
+        Heading("Predicted against measured"),
+        Paragraph(f"Each cell's step predicted from this machine's calibration "
+                  f"(`docs/prediction.md`) against its measured median: over {every['n']} cells "
+                  f"the median error is {pct(every['median'])} and the 90th percentile "
+                  f"{pct(every['p90'])} (|predicted - measured| / measured)."),
+        Table([Column("impl", "implementation"), Column("cells", "cells"),
+               Column("median", "median error", pct), Column("p90", "90th percentile", pct),
+               Column("worst", "worst cell (predicted / measured)")], table)]
+    from .scaling_plots import plot_predictions
+
+    png = plot_predictions(cells)
+    if png is not None:
+        blocks.append(Plot(f"scaling-predicted{suffix}", png))
+    return blocks
 
 
 def _flops_per_sample(pts: list[Point], model: str) -> float:

@@ -115,7 +115,8 @@ def summarize(rows: list[dict]) -> list[dict]:
             "machine": mach, "impl": impl, "model": model, "batch_size": bs,
             "threads_asked": threads, "dtype": dtype, "runs": len(group),
             "median_s": median.value, "median_s_ci_low": median.low,
-            "median_s_ci_high": median.high, "min_s": min(times), "max_s": max(times),
+            "median_s_ci_high": median.high, "predicted_s": _middle("predicted_s", group),
+            "min_s": min(times), "max_s": max(times),
             "spread_pct": stats.spread_pct(times), "cv": stats.cv(times),
             "unstable": stats.unstable(times),
             "per_epoch_s": (_middle("epoch_equivalent_time", group)

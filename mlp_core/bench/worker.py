@@ -35,6 +35,7 @@ def _peak_rss_mb() -> float:
 def run_ours(impl: ImplSpec, cfg: BenchConfig, cell: Cell) -> dict:
     from mlp_core import MLP
     from mlp_core.optimizers import get_optimizer
+    from mlp_core.pixels import Pixels
 
     be = make_backend(impl, cfg, cell)
     ds = load_data(cfg, as_pixels=True)
@@ -68,13 +69,45 @@ def run_ours(impl: ImplSpec, cfg: BenchConfig, cell: Cell) -> dict:
     result = model.evaluate(ds.x_test, ds.y_test)
     info = be.describe()
     phases = history.phase_totals()
-    return {"fit_time": fit_time, "train_time": history.train_time, "phases": phases,
+    predicted = predicted_step(impl, cfg, cell, sizes, x.shape[0], dtype,
+                               as_pixels=isinstance(ds.x_train, Pixels)) if cfg.steps else {}
+    return {**predicted,"fit_time": fit_time, "train_time": history.train_time, "phases": phases,
             "epochs_run": history.epochs_run, "sizes": sizes, "n_train": len(ds.x_train),
             "step_time": history.step_time(cfg.steps) if cfg.steps else None,
             "final_loss": history.history["loss"][-1] if history.epochs else None,
             "test_accuracy": result["accuracy"], "dtype": dtype, "backend": info,
             "threads_used": thread_count(info), "gpu_peak_mb": be.peak_memory_mb(),
             "stop_reason": history.stop_reason}
+
+
+def predicted_step(impl: ImplSpec, cfg: BenchConfig, cell: Cell, sizes: list[int], rows: int,
+                   dtype: str, as_pixels: bool) -> dict:
+    """``predicted_s``: this cell's step as this machine's calibration predicts it, after the
+    measurement (calibrating what is missing), where ``--predict`` asks or a calibration of
+    this implementation exists; ``prediction_error`` if it could not be made."""
+    from mlp_core.bench import calibration
+    from mlp_core.bench.prediction import Step, calibrated, predict
+
+    if impl.modifiers and impl.modifiers != ("f64",):
+        return {}
+    try:
+        store = calibration.Store()
+        key = calibration.entry_key(impl.base, cell.threads, dtype)
+        if not cfg.predict and key not in store.data["entries"]:
+            return {}
+        step = Step(tuple(sizes), cell.batch_size, dtype, cfg.activation, cfg.output, cfg.loss,
+                    cfg.optimizer, tuple(cfg_l1(cfg, sizes)), tuple(cell.l2), cfg.reduction,
+                    as_pixels, rows)
+        entry = calibrated(impl.base, cell.threads, dtype, [step], store)
+        return {"predicted_s": predict(entry, step.ops()).seconds}
+    except Exception as exc:  # the measurement stands; the row says why it has no prediction
+        return {"prediction_error": f"{type(exc).__name__}: {exc}"}
+
+
+def cfg_l1(cfg: BenchConfig, sizes: list[int]) -> tuple[float, ...]:
+    from mlp_core.validation import per_layer
+
+    return per_layer(cfg.l1, "l1", len(sizes) - 1)
 
 
 def run_floor(impl: ImplSpec, cfg: BenchConfig, cell: Cell) -> dict:
@@ -199,10 +232,23 @@ def probe(job: dict) -> dict:
     return {"status": "ok"}
 
 
+def calibrate(job: dict) -> dict:
+    """Calibrate ``job["calibrate"]`` (a backend variant) for ``job["steps"]`` and predict
+    them (``mlp-core advise``)."""
+    from mlp_core.bench.calibration import Store
+    from mlp_core.bench.prediction import Step, calibrated, predict
+
+    steps = [Step.from_dict(s) for s in job["steps"]]
+    entry = calibrated(job["calibrate"], job.get("threads"), job["dtype"], steps,
+                       Store(job.get("store")), sys.stderr if job.get("progress") else None)
+    return {"status": "ok", "predictions": [predict(entry, s.ops()).to_dict() for s in steps]}
+
+
 def main() -> int:
     job, result_fd = json.loads(sys.argv[1]), int(sys.argv[2])
     try:
-        result = probe(job) if "probe" in job else {"status": "ok", **run_job(job)}
+        result = (probe(job) if "probe" in job else calibrate(job) if "calibrate" in job
+                  else {"status": "ok", **run_job(job)})
     except Exception as exc:  # reported in the row, the bench goes on with the next measurement
         result = {"status": "error", "error": f"{type(exc).__name__}: {exc}",
                   "traceback": traceback.format_exc(limit=5)}

@@ -1,0 +1,277 @@
+"""Calibration: what each operation of a training step costs here, per backend variant, thread
+count and dtype, kept per machine in a JSON file.
+
+What is measured, with the library's own eager calls (a compiled variant's operations are timed
+in its library's eager mode: the same kernels, one call each):
+
+- **Curves**, seconds against elements, for every kind of operation that is not a product: the
+  element-wise arithmetic, transcendental and reduction classes (``xp.multiply``, ``xp.exp``,
+  ``xp.sum``) and each backend kernel the step calls (``sigmoid_backward``, ``rmsprop_update``,
+  the gather and the scaling of a batch, ...), at 64 to 16M elements, a factor of 4 apart.
+  Their smallest value is the **per-call cost** of an operation.
+- **Products**, seconds of ``a @ b`` in the three forms the core uses (NN, ``a.T @ b``,
+  ``a @ b.T``), on a grid of (rows, inner, columns) at powers of two. Only the grid points
+  around the products a prediction needs are measured, once, and kept.
+- **Two fixed terms from real steps** of small calibration models, trained as ``mlp-core
+  bench --steps`` trains: the in-step overhead of an operation (a tiny model, whose step is all
+  overhead) and, for the element-wise work, the factor by which a compiled step fuses it (a
+  model where it weighs; about 1 for an eager backend). A third model checks the whole:
+  its prediction error is kept as the calibration's own error.
+
+A calibration names its machine (CPU, cores, vector extensions, BLAS kernel and pin) and its
+libraries' versions; one made on another machine, or with other versions, is refused with the
+reason (:class:`Store`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+import numpy as np
+
+from ..errors import MLPError
+from ..fileio import atomic_write_text
+
+FORMAT = 1
+CURVE_ELEMENTS = tuple(4 ** k for k in range(3, 13))  # 64 .. 16M elements
+GATHER_SOURCE_ROWS = 16_384  # the rows a calibration gathers from
+WIDTH = 64  # columns of the arrays an element-wise curve is measured on
+PIXEL_WIDTH = 784  # columns of a gathered or scaled batch of images
+MAX_PRODUCT_ELEMENTS = 2 ** 28  # a grid point whose operands exceed this is refused
+#: the calibration models (hidden layers, batch size) whose real steps fit the step's three
+#: terms: all overhead, element-wise work weighing, the products weighing, both
+FIT_MODELS = (((8,), 8), ((64, 64), 2048), ((1024, 1024), 128), ((256, 256), 512))
+CHECK_MODEL = ((128, 64), 64)  # held out: its error is the calibration's own
+CALIBRATION_STEPS = 20
+
+
+def machine() -> dict:
+    """What makes a calibration valid on a machine: its CPU, cores, vector extensions and
+    NumPy's BLAS kernel (with any pin of it)."""
+    from ..machine import blas_info, cpu_flags, cpu_model
+
+    blas = blas_info()
+    return {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "cpu_flags": cpu_flags(),
+            "blas": f"{blas.get('library')} {blas.get('version')} {blas.get('architecture')}",
+            "blas_pins": blas.get("pins") or {}}
+
+
+def machine_id(desc: dict) -> str:
+    return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def default_path() -> Path:
+    """``$MLP_CALIBRATION_DIR`` (default ``~/.cache/mlp-core``)/``calibration-<machine>.json``."""
+    folder = Path(os.environ.get("MLP_CALIBRATION_DIR")
+                  or Path.home() / ".cache" / "mlp-core")
+    return folder / f"calibration-{machine_id(machine())}.json"
+
+
+def entry_key(variant: str, threads: int | None, dtype: str) -> str:
+    return f"{variant}|{threads or 'default'}|{dtype}"
+
+
+class Store:
+    """A machine's calibrations in one JSON file: ``{"format", "machine", "entries"}``, one
+    entry per backend variant, thread count and dtype."""
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self.here = machine()
+        self.data: dict = {"format": FORMAT, "machine": self.here, "entries": {}}
+        if self.path.exists():
+            self.data = self._read()
+
+    def _read(self) -> dict:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError) as exc:
+            raise MLPError(f"{self.path}: not a calibration file ({exc})") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(
+                data.get("entries"), dict):
+            raise MLPError(f"{self.path}: not a calibration file of format {FORMAT}")
+        theirs = data.get("machine") or {}
+        if theirs != self.here:
+            differs = [k for k in self.here if theirs.get(k) != self.here[k]]
+            raise MLPError(f"{self.path}: a calibration from another machine ({', '.join(differs)} "
+                           f"differ: {describe(theirs)}; here: {describe(self.here)}); calibrate "
+                           "here, with another --calibration file")
+        return data
+
+    def entry(self, key: str, versions: dict) -> dict | None:
+        """The entry for ``key``, or None; one made with other library versions is refused."""
+        found = self.data["entries"].get(key)
+        if found is None:
+            return None
+        if found.get("versions") != versions:
+            raise MLPError(f"{self.path}: the calibration of {key} was made with "
+                           f"{_versions(found.get('versions'))}, and this is "
+                           f"{_versions(versions)}; calibrate again (remove the file)")
+        return found
+
+    def put(self, key: str, entry: dict) -> None:
+        self.data["entries"][key] = entry
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path, json.dumps(self.data, indent=1, sort_keys=True))
+
+
+def describe(desc: dict) -> str:
+    """A machine description in a few words."""
+    return f"{desc.get('cpu')}, {desc.get('cpu_count')} cores, {desc.get('blas')}"
+
+
+def _versions(v: dict | None) -> str:
+    return ", ".join(f"{k} {x}" for k, x in sorted((v or {}).items())) or "unknown versions"
+
+
+# -------------------------------------------------------------------------------------------
+# Interpolation, in log space
+def curve_seconds(points: list[list[float]], elements: float) -> float:
+    """Seconds at ``elements`` from a curve of (elements, seconds) points: linear in log-log
+    between points; beyond the last, proportional to the elements (bandwidth-bound); below
+    the first, the first (per-call-bound)."""
+    xs = [math.log(p[0]) for p in points]
+    ys = [math.log(p[1]) for p in points]
+    x = math.log(max(elements, 1))
+    if x <= xs[0]:
+        return points[0][1]
+    if x >= xs[-1]:
+        return points[-1][1] * elements / points[-1][0]
+    return math.exp(float(np.interp(x, xs, ys)))
+
+
+def grid_corners(n: int) -> tuple[int, int]:
+    """The powers of two around ``n`` (the same twice where ``n`` is one)."""
+    low = 2 ** math.floor(math.log2(max(n, 1)))
+    return low, (low if low == n else 2 * low)
+
+
+def product_seconds(grid: dict, variant: str, m: int, k: int, n: int) -> float:
+    """Seconds of the product (m, k, n) from the grid's points around it: trilinear in the
+    logarithms of the sizes, on the logarithm of the time (exact for a time that is a power law
+    of the sizes, as a compute-bound product's is). Every corner must be in ``grid``."""
+    axes = [grid_corners(d) for d in (m, k, n)]
+    weights = [0.0 if lo == hi else (math.log2(d) - math.log2(lo)) / (math.log2(hi) - math.log2(lo))
+               for d, (lo, hi) in zip((m, k, n), axes)]
+    total = 0.0
+    for corner in range(8):
+        picks = [(corner >> i) & 1 for i in range(3)]
+        w = math.prod(wt if p else 1 - wt for p, wt in zip(picks, weights))
+        if w == 0:
+            continue
+        key = product_key(variant, *(ax[p] for ax, p in zip(axes, picks)))
+        total += w * math.log(grid[key])
+    return math.exp(total)
+
+
+def product_key(variant: str, m: int, k: int, n: int) -> str:
+    return f"{variant}:{m},{k},{n}"
+
+
+def missing_corners(grid: dict, products: list[tuple[str, int, int, int]]) -> list[tuple]:
+    """The grid points the products need that ``grid`` lacks."""
+    out: dict[str, tuple] = {}
+    for variant, m, k, n in products:
+        for mm in grid_corners(m):
+            for kk in grid_corners(k):
+                for nn in grid_corners(n):
+                    key = product_key(variant, mm, kk, nn)
+                    if key not in grid:
+                        out[key] = (variant, mm, kk, nn)
+    return list(out.values())
+
+
+# -------------------------------------------------------------------------------------------
+# Timing
+def _block(out: Any) -> None:
+    """Wait for an asynchronous result (JAX dispatches ahead)."""
+    for leaf in out if isinstance(out, (tuple, list)) else (out,):
+        if hasattr(leaf, "block_until_ready"):
+            leaf.block_until_ready()
+
+
+def seconds_per_call(fn: Callable[[], Any]) -> float:
+    """The least over 5 samples of the seconds one call of ``fn`` takes (noise only adds), each
+    sample long enough (about a millisecond) for the clock; after a warm-up call."""
+    _block(fn())
+    t = perf_counter()
+    _block(fn())
+    single = perf_counter() - t
+    reps = max(1, min(2000, int(1e-3 / max(single, 1e-7))))
+    samples = []
+    for _ in range(5 if single < 0.05 else 2):
+        t = perf_counter()
+        for _ in range(reps):
+            out = fn()
+        _block(out)
+        samples.append((perf_counter() - t) / reps)
+    return min(samples)
+
+
+class Kernels:
+    """How to call each kind of operation on a backend, at a given number of elements."""
+
+    def __init__(self, be: Any, dtype: str) -> None:
+        self.be, self.xp, self.dtype = be, be.xp, dtype
+
+    def _array(self, rows: int, cols: int, value: float = 0.5) -> Any:
+        return self.be.asarray(np.full((rows, cols), value, dtype=self.dtype), self.dtype)
+
+    def call(self, kind: str, elements: int) -> Callable[[], Any]:
+        be, xp = self.be, self.xp
+        rows = max(1, elements // WIDTH)
+        cols = min(WIDTH, elements)
+        if kind in ("gather_rows", "gather_rows:uint8", "scale_pixels"):
+            return self._pixels(kind, max(1, elements // PIXEL_WIDTH))
+        a, b = self._array(rows, cols), self._array(rows, cols, 0.25)
+        golden = self._array(rows, cols, (1 + 5 ** 0.5) / 2)  # a * (1 - a) = -1: no drift
+        calls: dict[str, Callable[[], Any]] = {
+            "arith": lambda: a * b,
+            "transcendental": lambda: xp.exp(a),
+            "reduce": lambda: xp.sum(a, axis=0),
+            "sigmoid": lambda: be.sigmoid(a),
+            "sigmoid_backward": lambda: be.sigmoid_backward(golden, b),
+            "add_scaled": lambda: be.add_scaled(a, b, 1e-6),
+            "sum_squares": lambda: be.sum_squares(a),
+            "sgd_update": lambda: be.sgd_update(a, b, None, 1.0, 0.0, False),
+            "rmsprop_update": lambda: be.rmsprop_update(a, b, self._v, 1e-9, 0.9, 1e-7),
+            "adam_update": lambda: be.adam_update(a, b, self._m, self._v, 1e-9, 0.9, 0.999,
+                                                  1e-7),
+        }
+        if kind not in calls:
+            raise MLPError(f"the calibration has no way to time {kind!r}")
+        if kind in ("rmsprop_update", "adam_update"):
+            self._v, self._m = self._array(rows, cols, 1.0), self._array(rows, cols, 0.1)
+        return calls[kind]
+
+    def _pixels(self, kind: str, rows: int) -> Callable[[], Any]:
+        be = self.be
+        rng = np.random.default_rng(0)
+        idx = be.asarray(rng.integers(0, GATHER_SOURCE_ROWS, rows), "int64")
+        if kind == "scale_pixels":
+            from ..pixels import DIVISOR, TABLE
+
+            values = be.asarray(rng.integers(0, 256, (rows, PIXEL_WIDTH), dtype=np.uint8),
+                                "uint8")
+            divisor, table = be.asarray(DIVISOR, "float32"), be.asarray(TABLE, "float32")
+            return lambda: be.scale_pixels(values, divisor, table)
+        dtype = "uint8" if kind.endswith("uint8") else self.dtype
+        source = be.asarray(rng.integers(0, 256, (GATHER_SOURCE_ROWS, PIXEL_WIDTH))
+                            .astype(dtype), dtype)
+        return lambda: be.gather_rows(source, idx)
+
+    def product(self, variant: str, m: int, k: int, n: int) -> Callable[[], Any]:
+        if m * k + k * n + m * n > MAX_PRODUCT_ELEMENTS:
+            raise MLPError(f"a product of {m}x{k} by {k}x{n} is beyond what the calibration "
+                           "measures")
+        a = self._array(k, m) if variant == "TN" else self._array(m, k)
+        b = self._array(n, k) if variant == "NT" else self._array(k, n)
+        return lambda: self.be.matmul(a, b, transpose_a=variant == "TN",
+                                      transpose_b=variant == "NT")

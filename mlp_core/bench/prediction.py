@@ -1,0 +1,249 @@
+"""Predicting a training step's time from the calibration, before anything is trained.
+
+The step is its operations (:mod:`step_ops`, recorded from the core). Each costs what the
+calibration says (:mod:`calibration`): a product its grid's interpolation, any other operation
+its kind's curve at its number of elements. One call of either pays the per-call cost of an
+eager call, which the step does not pay as such, so an operation's *work* is its calibrated time
+less that cost. The step is then::
+
+    step = a * (products' work) + b * (the rest's work) + c * (operations)
+
+with three terms fitted (non-negative least squares, on relative error) to real steps of four
+calibration models: ``a`` and ``b`` near 1 on an eager backend, ``b`` below 1 where a compiler
+fuses element-wise work into fewer passes (XLA), ``c`` the step's own cost per operation
+(Python and dispatch eagerly, the executor's per-node cost in a graph). An epoch is
+``ceil(rows / batch)`` steps.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import backends
+from ..errors import MLPError
+from . import calibration as cal
+from .step_ops import Op, step_operations
+
+#: the library versions a calibration depends on, as backends' describe() reports them
+VERSION_KEYS = ("numpy", "blas", "torch", "jax", "jaxlib", "tensorflow", "cupy")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One training step's configuration: what its operations depend on."""
+
+    sizes: tuple[int, ...]  # layer sizes, input to output
+    batch_size: int
+    dtype: str = "float32"
+    activation: str = "sigmoid"
+    output: str = "sigmoid"
+    loss: str = "cce"
+    optimizer: str = "rmsprop"
+    l1: tuple[float, ...] = ()
+    l2: tuple[float, ...] = ()
+    reduction: str = "mean"
+    pixels: bool = False  # uint8 images, scaled batch by batch
+    n_rows: int | None = None  # the training set's rows (default: one batch)
+
+    def ops(self) -> list[Op]:
+        return step_operations(list(self.sizes), self.batch_size, activation=self.activation,
+                               output=self.output, loss=self.loss, dtype=self.dtype,
+                               l1=self.l1 or None, l2=self.l2 or None, optimizer=self.optimizer,
+                               reduction=self.reduction, pixels=self.pixels,
+                               n_rows=self.n_rows)
+
+    def with_model(self, hidden: tuple[int, ...], batch_size: int) -> Step:
+        """The same training with other hidden layers and batch size (L2 on every hidden
+        kernel as this one has it on its first)."""
+        l2 = (self.l2[0],) * len(hidden) + (self.l2[-1],) if self.l2 else ()
+        return Step((self.sizes[0], *hidden, self.sizes[-1]), batch_size, self.dtype,
+                    self.activation, self.output, self.loss, self.optimizer, (), l2,
+                    self.reduction, False, None)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Step:
+        return cls(**{**d, "sizes": tuple(d["sizes"]), "l1": tuple(d.get("l1", ())),
+                      "l2": tuple(d.get("l2", ()))})
+
+
+@dataclass
+class Prediction:
+    """A step's predicted seconds and their parts: the products' work, the rest's work, and
+    the overhead (per-call and fixed costs)."""
+
+    seconds: float
+    products: float
+    elementwise: float
+    overhead: float
+    operations: int = 0
+    error: float | None = None  # the calibration's own relative error (its check model)
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def predict(entry: dict, ops: list[Op]) -> Prediction:
+    """The step of ``ops`` under the calibration ``entry`` (which has every piece they need)."""
+    products, rest = work_sums(entry, ops)
+    products *= entry["products_scale"]
+    elementwise = entry["fusion"] * rest
+    overhead = len(ops) * entry["op_overhead_s"]
+    return Prediction(products + elementwise + overhead, products, elementwise, overhead,
+                      len(ops), entry.get("check_error"))
+
+
+def work_sums(entry: dict, ops: list[Op]) -> tuple[float, float]:
+    """The products' work and the other operations' work, as single calls measure them."""
+    per_call = entry["per_call_s"]
+
+    def work(seconds: float) -> float:
+        return max(0.0, seconds - per_call)
+
+    products = sum(work(cal.product_seconds(entry["products"], op.variant, *op.mnk))
+                   for op in ops if op.is_product)
+    rest = sum(work(cal.curve_seconds(entry["curves"][op.kind], op.elements))
+               for op in ops if not op.is_product)
+    return products, rest
+
+
+def versions(be: Any) -> dict:
+    info = be.describe()
+    return {k: str(info[k]) for k in VERSION_KEYS if k in info}
+
+
+def eager_sibling(variant: str, threads: int | None, device: str | None = None):
+    """The backend of ``variant``, and the same library in eager mode, whose single calls the
+    calibration times (the variant itself where it is eager)."""
+    from .. import get_backend
+
+    v, entry = backends.variant(variant)
+    options = dict(v.options)
+    if threads and entry.threads:
+        options["threads"] = threads
+    be = get_backend(entry.name, device, **options)
+    if options.get("mode", "eager") == "eager" or "eager" not in entry.modes:
+        return be, be
+    return be, get_backend(entry.name, device, **{**options, "mode": "eager"})
+
+
+def real_step_seconds(be: Any, step: Step) -> float:
+    """Seconds per step of ``step`` trained on ``be`` as the bench's ``--steps`` trains: one
+    epoch of CALIBRATION_STEPS batches after a warm-up over the same batches; the median of 3."""
+    from ..model import MLP
+
+    rows = cal.CALIBRATION_STEPS * step.batch_size
+    rng = np.random.default_rng(0)
+    x = rng.random((rows, step.sizes[0])).astype(step.dtype)
+    y = rng.integers(0, step.sizes[-1], rows)
+    model = MLP(list(step.sizes), activation=step.activation, output=step.output,
+                loss=step.loss, dtype=step.dtype, seed=0, backend=be)
+    args = dict(batch_size=step.batch_size, verbose=False, optimizer=step.optimizer,
+                l1=list(step.l1) or 0.0, l2=list(step.l2) or 0.0, reduction=step.reduction)
+    model.fit(x, y, epochs=1, **args)
+    return statistics.median(model.fit(x, y, epochs=1, **args).step_time(cal.CALIBRATION_STEPS)
+                             for _ in range(3))
+
+
+def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
+               store: cal.Store, progress: Any = None) -> dict:
+    """The calibration entry of ``variant`` at ``threads`` and ``dtype`` with every piece
+    ``steps`` need, measuring here what the store lacks (and storing it)."""
+    if dtype not in ("float32", "float64"):
+        raise MLPError(f"predictions cover float32 and float64, not {dtype!r}")
+    be, eager = eager_sibling(variant, threads)
+    with be.precision_scope(dtype), eager.precision_scope(dtype):
+        key = cal.entry_key(variant, threads, dtype)
+        entry = store.entry(key, versions(be)) or {"versions": versions(be), "curves": {},
+                                                   "products": {}}
+        model_steps = [_calibration_step(steps[0] if steps else Step((784, 10), 1, dtype), m)
+                       for m in (*cal.FIT_MODELS, cal.CHECK_MODEL)]
+        all_ops = [s.ops() for s in (*model_steps, *steps)]
+        kernels = cal.Kernels(eager, dtype)
+        kinds = sorted(({"arith"} | {op.kind for ops in all_ops for op in ops
+                                     if not op.is_product}) - set(entry["curves"]))
+        corners = cal.missing_corners(entry["products"], [
+            (op.variant, *op.mnk) for ops in all_ops for op in ops if op.is_product])
+        fits = "products_scale" not in entry
+        _tick = _progress(progress, len(kinds) * len(cal.CURVE_ELEMENTS) + len(corners)
+                          + len(model_steps) * fits, f"calibrating {variant}")
+        for kind in kinds:
+            points = []
+            for n in cal.CURVE_ELEMENTS:
+                points.append([n, cal.seconds_per_call(kernels.call(kind, n))])
+                _tick()
+            entry["curves"][kind] = points
+        entry["per_call_s"] = entry["curves"]["arith"][0][1]
+        for variant_, m, k, n in corners:
+            entry["products"][cal.product_key(variant_, m, k, n)] = cal.seconds_per_call(
+                kernels.product(variant_, m, k, n))
+            _tick()
+        if fits:
+            _fit_terms(entry, be, model_steps, all_ops[:len(model_steps)], _tick)
+    if kinds or corners or fits:
+        store.put(key, entry)
+    return entry
+
+
+def _calibration_step(like: Step, model: tuple[tuple[int, ...], int]) -> Step:
+    hidden, batch = model
+    return like.with_model(hidden, batch)
+
+
+def _fit_terms(entry: dict, be: Any, model_steps: list[Step], ops: list[list[Op]],
+               tick) -> None:
+    """The step's three terms from real steps of the calibration models (the last held out:
+    its error is the calibration's ``check_error``)."""
+    from scipy.optimize import nnls
+
+    measured = []
+    for s in model_steps:
+        measured.append(real_step_seconds(be, s))
+        tick()
+    rows = [(*work_sums(entry, o), len(o)) for o in ops[:-1]]
+    # relative error: each model's row divided by its measured time
+    a = np.array([[p / t, e / t, n / t] for (p, e, n), t in zip(rows, measured)])
+    (scale, fusion, overhead), _ = nnls(a, np.ones(len(rows)))
+    entry.update(products_scale=float(scale), fusion=float(fusion),
+                 op_overhead_s=float(overhead))
+    entry["check_error"] = abs(predict(entry, ops[-1]).seconds - measured[-1]) / measured[-1]
+    entry["calibration_steps"] = {"measured_s": measured,
+                                  "models": [[list(s.sizes), s.batch_size] for s in model_steps]}
+
+
+def _progress(progress: Any, total: int, label: str):
+    """A tick function: a progress bar on ``progress`` (a stream), or nothing."""
+    if progress is None or total == 0:
+        return lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=label, file=progress, leave=False, unit="timing")
+
+    def tick() -> None:
+        bar.update()
+        if bar.n >= total:
+            bar.close()
+
+    return tick
+
+
+def error_stats(pairs: list[tuple[float, float]]) -> dict:
+    """Median and 90th-percentile |predicted - measured| / measured over (predicted, measured)
+    pairs."""
+    errors = sorted(abs(p - m) / m for p, m in pairs if m)
+    if not errors:
+        return {"n": 0, "median": None, "p90": None}
+    return {"n": len(errors), "median": statistics.median(errors),
+            "p90": float(np.quantile(errors, 0.9))}
+
+
+def steps_per_epoch(rows: int, batch_size: int) -> int:
+    return math.ceil(rows / batch_size)
