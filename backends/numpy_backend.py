@@ -39,14 +39,14 @@ class NumpyBackend(Backend):
             self._limiter = threadpool_limits(limits=int(n), user_api="blas")
 
     def describe(self) -> dict:
-        from threadpoolctl import threadpool_info
+        from ..machine import blas_info
 
-        blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        blas = blas_info()  # NumPy's own, where another library loaded a BLAS too
         info = super().describe()
         info["numpy"] = np.__version__
-        if blas:
-            info["blas"] = f"{blas[0].get('internal_api')} {blas[0].get('version')}"
-            info["blas_threads"] = blas[0].get("num_threads")
+        if blas.get("library"):
+            info["blas"] = f"{blas['library']} {blas.get('version')}"
+            info["blas_threads"] = blas.get("threads")
         return info
 
     # Transposes as views: BLAS reads them through its own transpose flag, no copy is made.

@@ -179,3 +179,23 @@ def test_advise_answers_from_a_fresh_calibration(calibration_dir, capsys):
 def test_bench_predict_needs_steps(capsys):
     assert main(["bench", "--impl", "numpy", "--predict", "--batch-sizes", "8"]) == 2
     assert "--predict predicts training steps" in capsys.readouterr().err
+
+
+def test_bench_predict_records_the_prediction_beside_the_measurement(tmp_path):
+    from mlp_core.bench.config import BenchConfig
+    from mlp_core.bench.runner import run_benchmark
+
+    from .helpers import measured
+
+    cfg = BenchConfig(dataset="synthetic", samples=200, features=20, classes=3,
+                      impls=["numpy", "sklearn"], models=[[16]], batch_sizes=[8], steps=3,
+                      repeats=1, floor=False, threads=[1], predict=True)
+    rows, _ = run_benchmark(cfg, tmp_path)
+    ours = [r for r in measured(rows) if r["impl"] == "numpy"]
+    assert ours and all(r["predicted_s"] > 0 for r in ours), [r.get("prediction_error")
+                                                               for r in ours]
+    assert all("predicted_s" not in r for r in measured(rows) if r["impl"] == "sklearn")
+    summary = (tmp_path / "summary.csv").read_text().splitlines()
+    assert "predicted_s" in summary[0].split(",")
+    scaling = (tmp_path / "scaling.md").read_text()
+    assert "## Predicted against measured" in scaling and "| numpy | 1 |" in scaling

@@ -28,7 +28,7 @@ DTYPES = ("float32", "float64")
 #: the axes of the sweep and the measurement: rows of one training configuration stay comparable
 #: (and a run resumable, cell by cell) whatever these are
 MEASURED = ("impls", "models", "batch_sizes", "threads", "dtypes", "repeats", "floor", "timeout",
-            "precision", "budget", "predict")
+            "precision", "budget")
 AUTO = "auto"  # --repeat auto: rounds until every verdict is clear, within a budget
 DEFAULT_PRECISION = 0.05  # --precision: the target half-width of a ratio's interval
 DEFAULT_BUDGET_S = 1800.0  # --budget: seconds --repeat auto may spend
@@ -95,7 +95,8 @@ class BenchConfig:
     timeout: float = DEFAULT_TIMEOUT_S  # seconds a measurement may take before it is stopped
     precision: float | None = None  # with repeats "auto": DEFAULT_PRECISION unless given
     budget: float | None = None  # with repeats "auto": DEFAULT_BUDGET_S unless given
-    predict: bool = False  # --steps: predict each cell of ours from the calibration too
+    predict: bool = False  # --steps: predict each cell of ours from the calibration too (the
+    # workers read it from the training configuration they are given, so it is part of it)
 
     @property
     def auto(self) -> bool:

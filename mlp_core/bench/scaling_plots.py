@@ -126,7 +126,7 @@ def _winner_map(figure, patches, wins, colors) -> bytes:
 
 def plot_predictions(cells: list[dict]) -> bytes | None:
     """Predicted against measured seconds per step, one point per cell, on log axes with the
-    diagonal (and +-25% about it); None without matplotlib."""
+    diagonal (and ±25% about it); None without matplotlib."""
     try:
         from matplotlib import figure
     except ImportError:
@@ -145,7 +145,7 @@ def plot_predictions(cells: list[dict]) -> bytes | None:
         ax.plot([lo, hi], [lo * f, hi * f], color="grey", linewidth=0.7, linestyle="--")
     ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi),
            xlabel="measured seconds per step (median)", ylabel="predicted seconds per step",
-           title="Predicted against measured (dashed: +-25%)")
+           title="Predicted against measured (dashed: ±25%)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     return _png(fig)
