@@ -39,6 +39,20 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class Idiom:
+    """The bench's training written in a backend's library's own idiom: a *peer* of ours in the
+    bench (``mlp_core/bench/peers/<runner>.py`` measures it; ``docs/peers.md``)."""
+
+    name: str
+    runner: str  # its module in mlp_core.bench.peers
+    of: tuple[str, ...]  # our variants whose library's own idiom it is
+    requires: tuple[str, ...] = ()  # import names it needs beyond the backend's
+    options: tuple[tuple[str, Any], ...] = ()  # its runner's options
+    bfloat16: bool = True  # whether it trains the mixed_bfloat16 policy
+    differs: str = ""  # how it trains otherwise than our core, in a sentence
+
+
+@dataclass(frozen=True)
 class BackendEntry:
     name: str
     module: str
@@ -55,6 +69,7 @@ class BackendEntry:
     keras: str = ""  # the KERAS_BACKEND under which Keras 3 runs on it: the bench's Keras peer
     # on its library (on TensorFlow: the Keras reference, ``keras``)
     bfloat16: bool = False  # products of bfloat16 operands (the mixed_bfloat16 policy)
+    idioms: tuple[Idiom, ...] = ()  # the library's own idioms, the bench's peers
 
     def __post_init__(self) -> None:
         if not self.variants:
@@ -68,7 +83,12 @@ REGISTRY: dict[str, BackendEntry] = {
     e.name: e
     for e in [
         BackendEntry("numpy", "mlp_core.backends.numpy_backend", "NumpyBackend",
-                     ("numpy", "array_api_compat"), "pip install numpy array-api-compat", ("cpu",)),
+                     ("numpy", "array_api_compat"), "pip install numpy array-api-compat", ("cpu",),
+                     idioms=(Idiom(
+                         "sklearn", "sklearn_peer", ("numpy",), ("sklearn",), bfloat16=False,
+                         differs="scikit-learn's MLPClassifier: Adam (it has no RMSprop), its L2 "
+                         "(alpha) on every layer's weights, output included, scaled to the "
+                         "batch"),)),
         BackendEntry("array-api-strict", "mlp_core.backends.strict_backend", "StrictBackend",
                      ("array_api_strict",), "pip install array-api-strict", ("cpu",),
                      floor="numpy", benchmark=False),  # NumPy's arrays: no products of its own
@@ -85,16 +105,31 @@ REGISTRY: dict[str, BackendEntry] = {
                      ("torch",), 'pip install "mlp-core[torch]"', ("cpu", "gpu"),
                      (Variant("torch", {"mode": "eager"}),
                       Variant("torch-compiled", {"mode": "compiled"}, compiles_slowly=True)),
-                     ("eager", "compiled"), keras="torch", bfloat16=True),
+                     ("eager", "compiled"), keras="torch", bfloat16=True,
+                     idioms=(Idiom(
+                         "torch-native", "torch_native", ("torch",),
+                         differs="nn.Sequential, torch.optim.RMSprop (epsilon outside the square "
+                         "root), CrossEntropyLoss on the logits, L2 as a loss term, autograd; "
+                         "torch.autocast for bfloat16"),
+                         Idiom("torch-native-compiled", "torch_native", ("torch-compiled",),
+                               options=(("compiled", True),),
+                               differs="torch-native with torch.compile on the model and on the "
+                               "optimizer step"))),
         BackendEntry("jax", "mlp_core.backends.jax_backend", "JaxBackend",
                      ("jax",), 'pip install "mlp-core[jax]"', ("cpu", "gpu"),
                      (Variant("jax", {"mode": "compiled"}),
                       Variant("jax-eager", {"mode": "eager"}, tested=False)),
                      ("compiled", "eager"), threads=False,  # XLA sizes its pool at start
-                     keras="jax", bfloat16=True),
+                     keras="jax", bfloat16=True,
+                     idioms=(Idiom(
+                         "jax-native", "jax_native", ("jax", "jax-eager"), ("optax",),
+                         differs="a jax.jit step over jax.value_and_grad with optax.rmsprop, "
+                         "batches sliced in NumPy; bfloat16 by casting the layers' operands"),)),
     ]
 }
 DEFAULT_BACKEND = "numpy"  # where no argument, context, set_backend or MLP_BACKEND says otherwise
+#: the Keras backend of the article's Keras model, the bench's reference (``keras``)
+REFERENCE_KERAS = "tensorflow"
 
 
 def variants(tested_only: bool = False) -> list[tuple[Variant, BackendEntry]]:
@@ -167,6 +202,7 @@ def libraries() -> list[str]:
     return list(dict.fromkeys(lib for e in REGISTRY.values() for lib in e.requires))
 
 
-__all__ = ["Backend", "BackendEntry", "DEFAULT_BACKEND", "REGISTRY", "Variant", "check_dtype",
+__all__ = ["Backend", "BackendEntry", "DEFAULT_BACKEND", "Idiom", "REFERENCE_KERAS", "REGISTRY",
+           "Variant", "check_dtype",
            "create", "entry",
            "libraries", "missing_libraries", "variant", "variants"]

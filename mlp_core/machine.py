@@ -47,12 +47,12 @@ def blas_pins() -> dict[str, str]:
 
 def blas_info() -> dict:
     """NumPy's BLAS: library, version, the kernel architecture it runs, threads, and any pin."""
-    import numpy  # noqa: F401  (threadpoolctl sees the libraries loaded: NumPy's BLAS first)
+    import numpy as np  # (threadpoolctl sees the libraries loaded)
     from threadpoolctl import threadpool_info
 
     blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
-    # NumPy's own, where another library (SciPy, torch) loaded a BLAS of its own too
-    blas.sort(key=lambda p: "numpy" not in str(p.get("filepath", "")))
+    # NumPy's own first, where another library (SciPy, torch) loaded a BLAS of its own too
+    blas.sort(key=lambda p: np.__name__ not in str(p.get("filepath", "")))
     info = {"pins": blas_pins()}
     if blas:
         info.update(library=blas[0].get("internal_api"), version=blas[0].get("version"),

@@ -21,8 +21,9 @@ if TYPE_CHECKING:  # (the parser is built without NumPy; the command imports the
     from .calibration import Store
     from .prediction import Prediction, Step
 
-#: the backends advise compares by default: each CPU library's default variant
-DEFAULT_BACKENDS = ("numpy", "tensorflow", "torch", "jax")
+#: the backends advise compares by default: each benchmarked CPU library's default variant
+DEFAULT_BACKENDS = tuple(e.variants[0].name for e in backends.REGISTRY.values()
+                         if e.benchmark and "cpu" in e.devices)
 TIE_ERROR = 0.10  # at least this relative error is assumed of any prediction (the map's median)
 CALIBRATE_TIMEOUT_S = 600.0
 

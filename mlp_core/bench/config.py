@@ -20,7 +20,7 @@ from .impls import KERAS, KERAS_LOSSES, SKLEARN
 from .process import DEFAULT_TIMEOUT_S
 
 DEFAULT_IMPLS = (backends.DEFAULT_BACKEND, *(e.variants[0].name for e in backends.REGISTRY.values()
-                                            if e.keras == "tensorflow"), KERAS)
+                                            if e.keras == backends.REFERENCE_KERAS), KERAS)
 DEFAULT_BATCH_SIZES = (100, 500, 1000, 10000, 60000)
 # the sweep's dtypes (said here so that parsing needs no NumPy); mixed_bfloat16 is the
 # +mixed_bfloat16 modifier instead, since NumPy and the floors cannot run it

@@ -53,36 +53,24 @@ KERAS_ELSEWHERE = ("; with a sigmoid output (the seed model's), its categorical 
 
 
 def _keras_name(keras_backend: str) -> str:
-    """Keras on TensorFlow keeps the reference's name, ``keras``; the others are
+    """Keras on the reference's backend keeps the reference's name, ``keras``; the others are
     ``keras-<backend>``."""
-    return KERAS if keras_backend == "tensorflow" else f"{KERAS}-{keras_backend}"
+    return KERAS if keras_backend == backends.REFERENCE_KERAS else f"{KERAS}-{keras_backend}"
 
 
 def _peers() -> dict[str, Peer]:
-    by_backend = {e.name: e for e in backends.REGISTRY.values()}
+    """The Keras peers from each registry entry's ``keras``, the others from its ``idioms``."""
+    entries = list(backends.REGISTRY.values())
     keras = [Peer(_keras_name(e.keras), e.name, "keras_reference",
-                  idiom_of=tuple(v.name for v in e.variants) if e.keras == "tensorflow" else (),
+                  idiom_of=tuple(v.name for v in e.variants)
+                  if e.keras == backends.REFERENCE_KERAS else (),
                   requires=(KERAS,), install="pip install keras", keras_backend=e.keras,
                   bfloat16=e.bfloat16, differs=KERAS_DIFFERS + (
-                      "" if e.keras == "tensorflow" else KERAS_ELSEWHERE))
-             for e in by_backend.values() if e.keras]
-    native = [
-        Peer("torch-native", "torch", "torch_native", ("torch",),
-             differs="nn.Sequential, torch.optim.RMSprop (epsilon outside the square root), "
-             "CrossEntropyLoss on the logits, L2 as a loss term, autograd; torch.autocast for "
-             "bfloat16"),
-        Peer("torch-native-compiled", "torch", "torch_native", ("torch-compiled",),
-             options=(("compiled", True),),
-             differs="torch-native with torch.compile on the model and on the optimizer step"),
-        Peer("jax-native", "jax", "jax_native", ("jax", "jax-eager"), requires=("optax",),
-             differs="a jax.jit step over jax.value_and_grad with optax.rmsprop, batches "
-             "sliced in NumPy; bfloat16 by casting the layers' operands"),
-        Peer(SKLEARN, "numpy", "sklearn_peer", ("numpy",), requires=("sklearn",),
-             bfloat16=False,
-             differs="scikit-learn's MLPClassifier: Adam (it has no RMSprop), its L2 (alpha) on "
-             "every layer's weights, output included, scaled to the batch"),
-    ]
-    return {p.name: p for p in (*keras, *native) if p.backend in by_backend}
+                      "" if e.keras == backends.REFERENCE_KERAS else KERAS_ELSEWHERE))
+             for e in entries if e.keras]
+    native = [Peer(i.name, e.name, i.runner, i.of, i.requires, options=i.options,
+                   bfloat16=i.bfloat16, differs=i.differs) for e in entries for i in e.idioms]
+    return {p.name: p for p in (*keras, *native)}
 
 
 #: every peer by name, in the order the bench lists them

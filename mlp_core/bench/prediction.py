@@ -29,8 +29,8 @@ from ..errors import MLPError
 from . import calibration as cal
 from .step_ops import Op, step_operations
 
-#: the library versions a calibration depends on, as backends' describe() reports them
-VERSION_KEYS = ("numpy", "blas", "torch", "jax", "jaxlib", "tensorflow", "cupy")
+#: beyond the libraries' own names: what a backend's describe() reports of versions
+VERSION_KEYS = ("blas", "jaxlib")
 
 
 @dataclass(frozen=True)
@@ -116,8 +116,8 @@ def work_sums(entry: dict, ops: list[Op]) -> tuple[float, float]:
 
 
 def versions(be: Any) -> dict:
-    info = be.describe()
-    return {k: str(info[k]) for k in VERSION_KEYS if k in info}
+    info, keys = be.describe(), (*backends.libraries(), *VERSION_KEYS)
+    return {k: str(info[k]) for k in keys if k in info}
 
 
 def eager_sibling(variant: str, threads: int | None, device: str | None = None):
