@@ -12,11 +12,9 @@ in its library's eager mode: the same kernels, one call each):
 - **Products**, seconds of ``a @ b`` in the three forms the core uses (NN, ``a.T @ b``,
   ``a @ b.T``), on a grid of (rows, inner, columns) at powers of two. Only the grid points
   around the products a prediction needs are measured, once, and kept.
-- **Two fixed terms from real steps** of small calibration models, trained as ``mlp-core
-  bench --steps`` trains: the in-step overhead of an operation (a tiny model, whose step is all
-  overhead) and, for the element-wise work, the factor by which a compiled step fuses it (a
-  model where it weighs; about 1 for an eager backend). A third model checks the whole:
-  its prediction error is kept as the calibration's own error.
+- **Real steps** of four calibration models (:data:`FIT_MODELS`), trained as ``mlp-core bench
+  --steps`` trains, to which :mod:`prediction` fits the step's three terms, and of a fifth held
+  out (:data:`CHECK_MODEL`), whose prediction error is kept as the calibration's own error.
 
 A calibration names its machine (CPU, cores, vector extensions, BLAS kernel and pin) and its
 libraries' versions; one made on another machine, or with other versions, is refused with the
