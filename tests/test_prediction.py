@@ -56,6 +56,7 @@ def test_the_operations_follow_the_configuration():
 
 
 def test_a_product_is_interpolated_exactly_where_its_time_is_a_power_law():
+    # pure arithmetic on given numbers (a made-up law): nothing here is timed
     def law(m, k, n):
         return 1e-9 * m ** 0.9 * k ** 1.0 * n ** 0.8
 
@@ -69,6 +70,7 @@ def test_a_product_is_interpolated_exactly_where_its_time_is_a_power_law():
 
 
 def test_a_curve_interpolates_in_log_space_and_extrapolates_by_bandwidth():
+    # pure arithmetic on given points: nothing here is timed
     points = [[64, 1e-6], [4096, 4e-6], [262144, 256e-6]]
     assert cal.curve_seconds(points, 10) == 1e-6  # per-call-bound below the first point
     assert cal.curve_seconds(points, 512) == pytest.approx(2e-6)  # halfway in log-log

@@ -18,8 +18,7 @@ fuses element-wise work into fewer passes (XLA), ``c`` the step's own cost per o
 from __future__ import annotations
 
 import math
-import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ import numpy as np
 from .. import backends
 from ..errors import MLPError
 from . import calibration as cal
+from . import stats
 from .step_ops import Op, step_operations
 
 #: beyond the libraries' own names: what a backend's describe() reports of versions
@@ -85,7 +85,6 @@ class Prediction:
     overhead: float
     operations: int = 0
     error: float | None = None  # the calibration's own relative error (its check model)
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -120,7 +119,7 @@ def versions(be: Any) -> dict:
     return {k: str(info[k]) for k in keys if k in info}
 
 
-def eager_sibling(variant: str, threads: int | None, device: str | None = None):
+def eager_sibling(variant: str, threads: int | None):
     """The backend of ``variant``, and the same library in eager mode, whose single calls the
     calibration times (the variant itself where it is eager)."""
     from .. import get_backend
@@ -129,10 +128,10 @@ def eager_sibling(variant: str, threads: int | None, device: str | None = None):
     options = dict(v.options)
     if threads and entry.threads:
         options["threads"] = threads
-    be = get_backend(entry.name, device, **options)
+    be = get_backend(entry.name, **options)
     if options.get("mode", "eager") == "eager" or "eager" not in entry.modes:
         return be, be
-    return be, get_backend(entry.name, device, **{**options, "mode": "eager"})
+    return be, get_backend(entry.name, **{**options, "mode": "eager"})
 
 
 def real_step_seconds(be: Any, step: Step) -> float:
@@ -149,8 +148,8 @@ def real_step_seconds(be: Any, step: Step) -> float:
     args = dict(batch_size=step.batch_size, verbose=False, optimizer=step.optimizer,
                 l1=list(step.l1) or 0.0, l2=list(step.l2) or 0.0, reduction=step.reduction)
     model.fit(x, y, epochs=1, **args)
-    return statistics.median(model.fit(x, y, epochs=1, **args).step_time(cal.CALIBRATION_STEPS)
-                             for _ in range(3))
+    return stats.median_of([model.fit(x, y, epochs=1, **args).step_time(cal.CALIBRATION_STEPS)
+                            for _ in range(3)])
 
 
 def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
@@ -164,8 +163,8 @@ def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
         key = cal.entry_key(variant, threads, dtype)
         entry = store.entry(key, versions(be)) or {"versions": versions(be), "curves": {},
                                                    "products": {}}
-        model_steps = [_calibration_step(steps[0] if steps else Step((784, 10), 1, dtype), m)
-                       for m in (*cal.FIT_MODELS, cal.CHECK_MODEL)]
+        like = steps[0] if steps else Step((784, 10), 1, dtype)
+        model_steps = [like.with_model(*m) for m in (*cal.FIT_MODELS, cal.CHECK_MODEL)]
         all_ops = [s.ops() for s in (*model_steps, *steps)]
         kernels = cal.Kernels(eager, dtype)
         kinds = sorted(({"arith"} | {op.kind for ops in all_ops for op in ops
@@ -191,11 +190,6 @@ def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
     if kinds or corners or fits:
         store.put(key, entry)
     return entry
-
-
-def _calibration_step(like: Step, model: tuple[tuple[int, ...], int]) -> Step:
-    hidden, batch = model
-    return like.with_model(hidden, batch)
 
 
 def _fit_terms(entry: dict, be: Any, model_steps: list[Step], ops: list[list[Op]],
@@ -241,7 +235,7 @@ def error_stats(pairs: list[tuple[float, float]]) -> dict:
     errors = sorted(abs(p - m) / m for p, m in pairs if m)
     if not errors:
         return {"n": 0, "median": None, "p90": None}
-    return {"n": len(errors), "median": statistics.median(errors),
+    return {"n": len(errors), "median": stats.median_of(errors),
             "p90": float(np.quantile(errors, 0.9))}
 
 

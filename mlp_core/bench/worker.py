@@ -87,6 +87,7 @@ def predicted_step(impl: ImplSpec, cfg: BenchConfig, cell: Cell, sizes: list[int
     this implementation exists; ``prediction_error`` if it could not be made."""
     from mlp_core.bench import calibration
     from mlp_core.bench.prediction import Step, calibrated, predict
+    from mlp_core.validation import per_layer
 
     if impl.modifiers and impl.modifiers != ("f64",):
         return {}
@@ -96,18 +97,12 @@ def predicted_step(impl: ImplSpec, cfg: BenchConfig, cell: Cell, sizes: list[int
         if not cfg.predict and key not in store.data["entries"]:
             return {}
         step = Step(tuple(sizes), cell.batch_size, dtype, cfg.activation, cfg.output, cfg.loss,
-                    cfg.optimizer, tuple(cfg_l1(cfg, sizes)), tuple(cell.l2), cfg.reduction,
-                    as_pixels, rows)
+                    cfg.optimizer, per_layer(cfg.l1, "l1", len(sizes) - 1), tuple(cell.l2),
+                    cfg.reduction, as_pixels, rows)
         entry = calibrated(impl.base, cell.threads, dtype, [step], store)
         return {"predicted_s": predict(entry, step.ops()).seconds}
     except Exception as exc:  # the measurement stands; the row says why it has no prediction
         return {"prediction_error": f"{type(exc).__name__}: {exc}"}
-
-
-def cfg_l1(cfg: BenchConfig, sizes: list[int]) -> tuple[float, ...]:
-    from mlp_core.validation import per_layer
-
-    return per_layer(cfg.l1, "l1", len(sizes) - 1)
 
 
 def run_floor(impl: ImplSpec, cfg: BenchConfig, cell: Cell) -> dict:
