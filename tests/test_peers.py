@@ -34,13 +34,21 @@ def real_digits(tmp_path_factory):
 def _config(folder, impls, **kw) -> BenchConfig:
     # a softmax output: Keras on JAX and PyTorch computes the cross-entropy of a sigmoid output
     # otherwise than on TensorFlow (docs/peers.md); of a softmax, every library agrees
-    return BenchConfig(dataset="mnist", data_dir=str(folder), epochs=4, impls=impls,
-                       batch_sizes=[50], repeats=1, floor=False, output="softmax", **kw)
+    kw = {"epochs": 4, "batch_sizes": [50], **kw}
+    return BenchConfig(dataset="mnist", data_dir=str(folder), impls=impls, repeats=1,
+                       floor=False, output="softmax", **kw)
 
 
-#: where a peer can train only otherwise: scikit-learn has Adam alone, and puts its L2 on every
-#: layer (ours, as configured here, trains the same)
-LIKE_FOR_LIKE = {"sklearn": {"optimizer": "adam", "l2": 0.0}}
+#: where a peer's update differs from ours, the configuration in which it is ours exactly:
+#: scikit-learn has Adam alone and puts its L2 on every layer; torch's RMSprop adds its epsilon
+#: outside the square root (docs/peers.md), while its Adam, like ours and Keras's, does too
+LIKE_FOR_LIKE = {"sklearn": {"optimizer": "adam", "l2": 0.0},
+                 "torch-native": {"optimizer": "adam"},
+                 "torch-native-compiled": {"optimizer": "adam"}}
+
+#: full-batch training: no peer's shuffling changes its gradients, so the same model from the same
+#: weights trains to the same accuracy, up to the order of floating-point sums
+FULL_BATCH = {"batch_sizes": [8000], "epochs": 30, "learning_rate": 0.003}
 
 
 def _accuracy(folder, impl, out, **kw) -> float:
@@ -48,23 +56,24 @@ def _accuracy(folder, impl, out, **kw) -> float:
     assert not skipped
     (row,) = measured(rows)
     assert row["status"] == "ok", row.get("error")
-    assert row["epochs_run"] == 4 and row["fit_time"] > 0 and row["dtype"] == "float32"
+    assert row["epochs_run"] == kw.get("epochs", 4) and row["fit_time"] > 0
+    assert row["dtype"] == "float32"
     assert row["impl"] == impl and row["library"] == backends.entry(parse_impl(impl).backend).floor
     return row["test_accuracy"]
 
 
 @pytest.mark.parametrize("peer", list(PEERS))
 def test_each_peer_trains_the_benchs_model(peer, real_digits, tmp_path):
-    """From the same initial weights and data, each peer reaches the accuracy of ours (they
-    differ in their shuffling and where docs/peers.md says; not in the model)."""
+    """From the same initial weights and rows, each peer trains the model of ours: the same
+    accuracy to within 10 of the 2,000 test digits (0.001 was the largest gap measured)."""
     spec = parse_impl(peer)
     if spec.missing():
         pytest.skip(f"{peer}: {', '.join(spec.missing())} not installed")
-    options = LIKE_FOR_LIKE.get(peer, {})
+    options = {**FULL_BATCH, **LIKE_FOR_LIKE.get(peer, {})}
     ours = _accuracy(real_digits, "numpy", tmp_path / "ours", **options)
     theirs = _accuracy(real_digits, peer, tmp_path / "peer", **options)
-    assert ours > 0.6
-    assert abs(theirs - ours) < 0.05, (theirs, ours)
+    assert ours > 0.5  # it learned (chance: 0.1)
+    assert abs(theirs - ours) <= 0.005, (theirs, ours)
 
 
 @pytest.mark.parametrize("peer", ["torch-native", "jax-native", "keras-jax"])
