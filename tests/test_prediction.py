@@ -55,18 +55,12 @@ def test_the_operations_follow_the_configuration():
     assert len(_products(deeper)) == len(_products(plain)) + 6
 
 
-def test_a_product_is_interpolated_exactly_where_its_time_is_a_power_law():
-    # pure arithmetic on given numbers (a made-up law): nothing here is timed
-    def law(m, k, n):
-        return 1e-9 * m ** 0.9 * k ** 1.0 * n ** 0.8
-
-    need = [("NN", 300, 784, 70)]
-    grid = {cal.product_key(*c): law(*c[1:]) for c in cal.missing_corners({}, need)}
-    assert len(grid) == 8
-    assert cal.product_seconds(grid, "NN", 300, 784, 70) == pytest.approx(law(300, 784, 70))
-    assert cal.missing_corners(grid, need) == []
-    exact = {cal.product_key("TN", 256, 512, 64): 2e-3}  # a grid point needs itself alone
-    assert cal.product_seconds(exact, "TN", 256, 512, 64) == pytest.approx(2e-3)
+def test_each_product_is_measured_at_its_own_shape_once():
+    need = [("NN", 300, 784, 70), ("TN", 784, 300, 70), ("NN", 300, 784, 70)]
+    assert cal.missing_products({}, need) == need[:2]
+    measured = {cal.product_key(*need[0]): 2e-3}
+    assert cal.missing_products(measured, need) == [need[1]]
+    assert cal.product_seconds(measured, "NN", 300, 784, 70) == 2e-3
 
 
 def test_a_curve_interpolates_in_log_space_and_extrapolates_by_bandwidth():
@@ -79,7 +73,7 @@ def test_a_curve_interpolates_in_log_space_and_extrapolates_by_bandwidth():
 
 def _entry(**kw) -> dict:
     return {"per_call_s": 1e-6, "op_overhead_s": 2e-6, "fusion": 1.0, "products_scale": 1.0,
-            "check_error": 0.05,
+            "product_byte_s": 0.0, "itemsize": 4, "check_error": 0.05,
             "curves": {k: [[64, 1e-6], [2 ** 24, 1e-6 * 2 ** 18]] for k in (
                 "arith", "transcendental", "reduce", "sigmoid", "sigmoid_backward",
                 "rmsprop_update", "gather_rows", "sum_squares", "add_scaled")},
@@ -89,7 +83,7 @@ def _entry(**kw) -> dict:
 def test_a_prediction_is_the_sum_of_its_parts():
     ops = step_operations([20, 8, 3], 4)
     entry = _entry()
-    entry["products"] = {cal.product_key(*c): 5e-6 for c in cal.missing_corners(
+    entry["products"] = {cal.product_key(*c): 5e-6 for c in cal.missing_products(
         {}, [(op.variant, *op.mnk) for op in ops if op.is_product])}
     p = predict(entry, ops)
     assert p.seconds == pytest.approx(p.products + p.elementwise + p.overhead)
@@ -97,6 +91,12 @@ def test_a_prediction_is_the_sum_of_its_parts():
     assert p.overhead == pytest.approx(len(ops) * 2e-6) and p.operations == len(ops)
     fused = predict({**entry, "fusion": 0.5}, ops)
     assert fused.elementwise == pytest.approx(p.elementwise / 2)
+    # the products' bytes: (4x20 + 20x8 + 4x8) + (4x8 + 8x3 + 4x3) forward, and as much again
+    # for the two weight gradients and one delta of the backward pass, in 4-byte floats
+    moved = predict({**entry, "product_byte_s": 1e-9}, ops)
+    forward = 4 * (4 * 20 + 20 * 8 + 4 * 8 + 4 * 8 + 8 * 3 + 4 * 3)
+    backward = 4 * ((8 * 4 + 4 * 3 + 8 * 3) + (4 * 3 + 3 * 8 + 4 * 8) + (20 * 4 + 4 * 8 + 20 * 8))
+    assert moved.products - p.products == pytest.approx((forward + backward) * 1e-9)
 
 
 def test_error_statistics():
@@ -129,7 +129,8 @@ def test_calibrating_measures_what_is_missing_once(tmp_path, monkeypatch):
     store = cal.Store(tmp_path / "c.json")
     step = Step((20, 10, 3), 8, l2=(0.01, 0.0))
     entry = calibrated("numpy", 1, "float32", [step], store)
-    assert min(entry["op_overhead_s"], entry["fusion"], entry["products_scale"]) >= 0
+    assert min(entry["op_overhead_s"], entry["fusion"], entry["products_scale"],
+               entry["product_byte_s"]) >= 0
     assert entry["check_error"] >= 0 and entry["versions"]["numpy"]
     p = predict(entry, step.ops())
     assert p.seconds > 0 and math.isfinite(p.seconds)

@@ -10,11 +10,15 @@ in its library's eager mode: the same kernels, one call each):
   the gather and the scaling of a batch, ...), at 64 to 16M elements, a factor of 4 apart.
   Their smallest value is the **per-call cost** of an operation.
 - **Products**, seconds of ``a @ b`` in the three forms the core uses (NN, ``a.T @ b``,
-  ``a @ b.T``), on a grid of (rows, inner, columns) at powers of two. Only the grid points
-  around the products a prediction needs are measured, once, and kept.
-- **Real steps** of four calibration models (:data:`FIT_MODELS`), trained as ``mlp-core bench
-  --steps`` trains, to which :mod:`prediction` fits the step's three terms, and of a fifth held
-  out (:data:`CHECK_MODEL`), whose prediction error is kept as the calibration's own error.
+  ``a @ b.T``), at the shapes (rows, inner, columns) that a prediction needs, each measured
+  once (in two passes, a pass apart: the lesser) and kept. (A grid at powers of two,
+  interpolated in log space, missed the first layer's products by up to 28%: BLAS runs an
+  inner size of 784 at another rate than 512 or 1024. A shape measured alone costs one
+  timing where an interpolation needs eight.)
+- **Real steps** of seven calibration models (:data:`FIT_MODELS`), trained as ``mlp-core
+  bench --steps`` trains, to which :mod:`prediction` fits the step's four terms, and of an
+  eighth held out (:data:`CHECK_MODEL`), whose prediction error is kept as the calibration's
+  own error.
 
 A calibration names its machine (CPU, cores, vector extensions, BLAS kernel and pin) and its
 libraries' versions; one made on another machine, or with other versions, is refused with the
@@ -37,15 +41,17 @@ import numpy as np
 from ..errors import MLPError
 from ..fileio import atomic_write_text
 
-FORMAT = 1
+FORMAT = 2  # 2: products at their own shapes, seven calibration models
 CURVE_ELEMENTS = tuple(4 ** k for k in range(3, 13))  # 64 .. 16M elements
 GATHER_SOURCE_ROWS = 16_384  # the rows a calibration gathers from
 WIDTH = 64  # columns of the arrays an element-wise curve is measured on
 PIXEL_WIDTH = 784  # columns of a gathered or scaled batch of images
-MAX_PRODUCT_ELEMENTS = 2 ** 28  # a grid point whose operands exceed this is refused
-#: the calibration models (hidden layers, batch size) whose real steps fit the step's three
-#: terms: all overhead, element-wise work weighing, the products weighing, both
-FIT_MODELS = (((8,), 8), ((64, 64), 2048), ((1024, 1024), 128), ((256, 256), 512))
+MAX_PRODUCT_ELEMENTS = 2 ** 28  # a product whose operands exceed this is refused
+#: the calibration models (hidden layers, batch size) whose real steps fit the step's four
+#: terms: all overhead; element-wise work weighing; the products weighing; both; a narrow layer
+#: on many rows; a wide one on few (its update weighs); a product-bound middle
+FIT_MODELS = (((8,), 8), ((64, 64), 2048), ((1024, 1024), 128), ((256, 256), 512),
+              ((32,), 1024), ((4096,), 32), ((512, 512), 1024))
 CHECK_MODEL = ((128, 64), 64)  # held out: its error is the calibration's own
 CALIBRATION_STEPS = 20
 
@@ -94,7 +100,8 @@ class Store:
             raise MLPError(f"{self.path}: not a calibration file ({exc})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(
                 data.get("entries"), dict):
-            raise MLPError(f"{self.path}: not a calibration file of format {FORMAT}")
+            raise MLPError(f"{self.path}: not a calibration file of format {FORMAT} (one made by "
+                           "another mlp-core version?); calibrate again (remove the file)")
         theirs = data.get("machine") or {}
         if theirs != self.here:
             differs = [k for k in self.here if theirs.get(k) != self.here[k]]
@@ -145,45 +152,20 @@ def curve_seconds(points: list[list[float]], elements: float) -> float:
     return math.exp(float(np.interp(x, xs, ys)))
 
 
-def grid_corners(n: int) -> tuple[int, int]:
-    """The powers of two around ``n`` (the same twice where ``n`` is one)."""
-    low = 2 ** math.floor(math.log2(max(n, 1)))
-    return low, (low if low == n else 2 * low)
-
-
-def product_seconds(grid: dict, variant: str, m: int, k: int, n: int) -> float:
-    """Seconds of the product (m, k, n) from the grid's points around it: trilinear in the
-    logarithms of the sizes, on the logarithm of the time (exact for a time that is a power law
-    of the sizes, as a compute-bound product's is). Every corner must be in ``grid``."""
-    axes = [grid_corners(d) for d in (m, k, n)]
-    weights = [0.0 if lo == hi else (math.log2(d) - math.log2(lo)) / (math.log2(hi) - math.log2(lo))
-               for d, (lo, hi) in zip((m, k, n), axes)]
-    total = 0.0
-    for corner in range(8):
-        picks = [(corner >> i) & 1 for i in range(3)]
-        w = math.prod(wt if p else 1 - wt for p, wt in zip(picks, weights))
-        if w == 0:
-            continue
-        key = product_key(variant, *(ax[p] for ax, p in zip(axes, picks)))
-        total += w * math.log(grid[key])
-    return math.exp(total)
+def product_seconds(products: dict, variant: str, m: int, k: int, n: int) -> float:
+    """Seconds of the product (m, k, n) in the form ``variant``, as measured (every product a
+    prediction needs is measured at its own shape: see :func:`missing_products`)."""
+    return products[product_key(variant, m, k, n)]
 
 
 def product_key(variant: str, m: int, k: int, n: int) -> str:
     return f"{variant}:{m},{k},{n}"
 
 
-def missing_corners(grid: dict, products: list[tuple[str, int, int, int]]) -> list[tuple]:
-    """The grid points the products need that ``grid`` lacks."""
-    out: dict[str, tuple] = {}
-    for variant, m, k, n in products:
-        for mm in grid_corners(m):
-            for kk in grid_corners(k):
-                for nn in grid_corners(n):
-                    key = product_key(variant, mm, kk, nn)
-                    if key not in grid:
-                        out[key] = (variant, mm, kk, nn)
-    return list(out.values())
+def missing_products(products: dict, needed: list[tuple[str, int, int, int]]) -> list[tuple]:
+    """The products of ``needed`` (variant, m, k, n) that ``products`` lacks, once each."""
+    return list({product_key(*p): p for p in needed
+                 if product_key(*p) not in products}.values())
 
 
 # -------------------------------------------------------------------------------------------
