@@ -54,6 +54,7 @@ FIT_MODELS = (((8,), 8), ((64, 64), 2048), ((1024, 1024), 128), ((256, 256), 512
               ((32,), 1024), ((4096,), 32), ((512, 512), 1024))
 CHECK_MODEL = ((128, 64), 64)  # held out: its error is the calibration's own
 CALIBRATION_STEPS = 20
+CALIBRATION_ROUNDS = 3  # of the calibration models' real steps, interleaved; their median
 
 
 def machine() -> dict:

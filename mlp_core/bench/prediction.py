@@ -148,22 +148,31 @@ def eager_sibling(variant: str, threads: int | None):
     return be, get_backend(entry.name, **{**options, "mode": "eager"})
 
 
-def real_step_seconds(be: Any, step: Step) -> float:
-    """Seconds per step of ``step`` trained on ``be`` as the bench's ``--steps`` trains: one
-    epoch of CALIBRATION_STEPS batches after a warm-up over the same batches; the median of 3."""
+def real_step_seconds(be: Any, steps: list[Step], tick=lambda: None) -> list[float]:
+    """Seconds per step of each of ``steps`` trained on ``be`` as the bench's ``--steps``
+    trains: one epoch of CALIBRATION_STEPS batches after a warm-up over the same batches; the
+    median of CALIBRATION_ROUNDS rounds, each of which trains every step once, so that a slow
+    moment of the machine weighs on all of them alike (as the bench interleaves its cells)."""
     from ..model import MLP
 
-    rows = cal.CALIBRATION_STEPS * step.batch_size
-    rng = np.random.default_rng(0)
-    x = rng.random((rows, step.sizes[0])).astype(step.dtype)
-    y = rng.integers(0, step.sizes[-1], rows)
-    model = MLP(list(step.sizes), activation=step.activation, output=step.output,
-                loss=step.loss, dtype=step.dtype, seed=0, backend=be)
-    args = dict(batch_size=step.batch_size, verbose=False, optimizer=step.optimizer,
-                l1=list(step.l1) or 0.0, l2=list(step.l2) or 0.0, reduction=step.reduction)
-    model.fit(x, y, epochs=1, **args)
-    return stats.median_of([model.fit(x, y, epochs=1, **args).step_time(cal.CALIBRATION_STEPS)
-                            for _ in range(3)])
+    runs = []
+    for step in steps:
+        rows = cal.CALIBRATION_STEPS * step.batch_size
+        rng = np.random.default_rng(0)
+        x = rng.random((rows, step.sizes[0])).astype(step.dtype)
+        y = rng.integers(0, step.sizes[-1], rows)
+        model = MLP(list(step.sizes), activation=step.activation, output=step.output,
+                    loss=step.loss, dtype=step.dtype, seed=0, backend=be)
+        args = dict(batch_size=step.batch_size, verbose=False, optimizer=step.optimizer,
+                    l1=list(step.l1) or 0.0, l2=list(step.l2) or 0.0, reduction=step.reduction)
+        model.fit(x, y, epochs=1, **args)
+        runs.append((model, x, y, args))
+    seconds: list[list[float]] = [[] for _ in steps]
+    for _ in range(cal.CALIBRATION_ROUNDS):
+        for times, (model, x, y, args) in zip(seconds, runs):
+            times.append(model.fit(x, y, epochs=1, **args).step_time(cal.CALIBRATION_STEPS))
+            tick()
+    return [stats.median_of(times) for times in seconds]
 
 
 def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
@@ -186,8 +195,9 @@ def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
         products = cal.missing_products(entry["products"], [
             (op.variant, *op.mnk) for ops in all_ops for op in ops if op.is_product])
         fits = "products_scale" not in entry
-        _tick = _progress(progress, len(kinds) * len(cal.CURVE_ELEMENTS) + 2 * len(products)
-                          + len(model_steps) * fits, f"calibrating {variant}")
+        timings = (len(kinds) * len(cal.CURVE_ELEMENTS) + 2 * len(products)
+                   + cal.CALIBRATION_ROUNDS * len(model_steps) * fits)
+        _tick = _progress(progress, timings, f"calibrating {variant}")
         for kind in kinds:
             points = []
             for n in cal.CURVE_ELEMENTS:
@@ -216,10 +226,7 @@ def _fit_terms(entry: dict, be: Any, model_steps: list[Step], ops: list[list[Op]
     its error is the calibration's ``check_error``)."""
     from scipy.optimize import nnls
 
-    measured = []
-    for s in model_steps:
-        measured.append(real_step_seconds(be, s))
-        tick()
+    measured = real_step_seconds(be, model_steps, tick)
     itemsize = np.dtype(model_steps[0].dtype).itemsize
     rows = [(*work_sums(entry, o), len(o), product_bytes(o, itemsize)) for o in ops[:-1]]
     # relative error: each model's row divided by its measured time; and two rows that hold
