@@ -58,17 +58,19 @@ def test_the_operations_follow_the_configuration():
 def test_each_product_is_measured_at_its_own_shape_once():
     need = [("NN", 300, 784, 70), ("TN", 784, 300, 70), ("NN", 300, 784, 70)]
     assert cal.missing_products({}, need) == need[:2]
-    measured = {cal.product_key(*need[0]): 2e-3}
-    assert cal.missing_products(measured, need) == [need[1]]
-    assert cal.product_seconds(measured, "NN", 300, 784, 70) == 2e-3
+    stored = {cal.product_key(*need[0]): 2e-3}  # a given value: nothing here is timed
+    assert cal.missing_products(stored, need) == [need[1]]
+    assert cal.product_seconds(stored, *need[0]) == stored[cal.product_key(*need[0])]
 
 
 def test_a_curve_interpolates_in_log_space_and_extrapolates_by_bandwidth():
     # pure arithmetic on given points: nothing here is timed
     points = [[64, 1e-6], [4096, 4e-6], [262144, 256e-6]]
-    assert cal.curve_seconds(points, 10) == 1e-6  # per-call-bound below the first point
-    assert cal.curve_seconds(points, 512) == pytest.approx(2e-6)  # halfway in log-log
-    assert cal.curve_seconds(points, 2 * 262144) == pytest.approx(512e-6)
+    (n0, t0), (n1, t1), (n_last, t_last) = points
+    assert cal.curve_seconds(points, n0 // 4) == t0  # per-call-bound below the first point
+    # halfway in log-log: at the geometric mean of two points' sizes, that of their values
+    assert cal.curve_seconds(points, math.isqrt(n0 * n1)) == pytest.approx(math.sqrt(t0 * t1))
+    assert cal.curve_seconds(points, 2 * n_last) == pytest.approx(2 * t_last)  # in proportion
 
 
 def _entry(**kw) -> dict:

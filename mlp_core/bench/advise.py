@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # (the parser is built without NumPy; the command imports the
 #: the backends advise compares by default: each benchmarked CPU library's default variant
 DEFAULT_BACKENDS = tuple(e.variants[0].name for e in backends.REGISTRY.values()
                          if e.benchmark and "cpu" in e.devices)
-TIE_ERROR = 0.10  # at least this relative error is assumed of any prediction (the map's median)
+TIE_ERROR = 0.10  # at least this relative error is assumed of any prediction (the target's)
 CALIBRATE_TIMEOUT_S = 600.0
 
 
@@ -33,7 +33,7 @@ def add_advise_parser(sub) -> None:
         "advise", help="predict each backend's training speed for a model, before training",
         description="Predicts the seconds per training step and per epoch of the model on each "
         "backend here, from a per-operation calibration of this machine (made on first use, "
-        f"about a minute per backend, and kept; docs/prediction.md). The training is the "
+        f"20-25 s per backend here, and kept; docs/prediction.md). The training is the "
         f"{DEFAULT_PRESET} preset's: sigmoid layers, categorical cross-entropy, RMSprop, L2 "
         "0.01 on the hidden kernels.")
     a.add_argument("--layers", type=int_list, required=True,
@@ -66,12 +66,12 @@ def step_of(args: argparse.Namespace) -> Step:
 
     if args.classes < 2:
         raise MLPError(f"--classes must be at least 2, got {args.classes}")
-    preset = get_preset(DEFAULT_PRESET).settings()
-    hidden = tuple(args.layers)
-    l2s = tuple(get_preset(DEFAULT_PRESET).l2(len(hidden)))
+    preset = get_preset(DEFAULT_PRESET)
+    settings, hidden = preset.settings(), tuple(args.layers)
     return Step((args.features, *hidden, args.classes), args.batch_size, args.dtype,
-                preset["activation"], preset["output"], preset["loss"], preset["optimizer"],
-                (), l2s, preset["reduction"], False, args.rows)
+                settings["activation"], settings["output"], settings["loss"],
+                settings["optimizer"], (), tuple(preset.l2(len(hidden))),
+                settings["reduction"], False, args.rows)
 
 
 def cmd_advise(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ is ``ceil(rows / batch)`` steps.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -58,11 +59,7 @@ class Step:
     n_rows: int | None = None  # the training set's rows (default: one batch)
 
     def ops(self) -> list[Op]:
-        return step_operations(list(self.sizes), self.batch_size, activation=self.activation,
-                               output=self.output, loss=self.loss, dtype=self.dtype,
-                               l1=self.l1 or None, l2=self.l2 or None, optimizer=self.optimizer,
-                               reduction=self.reduction, pixels=self.pixels,
-                               n_rows=self.n_rows)
+        return list(_recorded_ops(self))
 
     def with_model(self, hidden: tuple[int, ...], batch_size: int) -> Step:
         """The same training with other hidden layers and batch size (L2 on every hidden
@@ -79,6 +76,16 @@ class Step:
     def from_dict(cls, d: dict) -> Step:
         return cls(**{**d, "sizes": tuple(d["sizes"]), "l1": tuple(d.get("l1", ())),
                       "l2": tuple(d.get("l2", ()))})
+
+
+@functools.lru_cache(maxsize=64)
+def _recorded_ops(step: Step) -> tuple[Op, ...]:
+    """The step's operations, recorded once per configuration (a recording runs the step)."""
+    return tuple(step_operations(
+        list(step.sizes), step.batch_size, activation=step.activation, output=step.output,
+        loss=step.loss, dtype=step.dtype, l1=step.l1 or None, l2=step.l2 or None,
+        optimizer=step.optimizer, reduction=step.reduction, pixels=step.pixels,
+        n_rows=step.n_rows))
 
 
 @dataclass
@@ -186,17 +193,19 @@ def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
         key = cal.entry_key(variant, threads, dtype)
         entry = store.entry(key, versions(be)) or {"versions": versions(be), "curves": {},
                                                    "products": {}}
+        fits = "products_scale" not in entry
         like = steps[0] if steps else Step((784, 10), 1, dtype)
-        model_steps = [like.with_model(*m) for m in (*cal.FIT_MODELS, cal.CHECK_MODEL)]
+        # the calibration models: recorded and measured only where the terms are not fitted yet
+        model_steps = [like.with_model(*m) for m in (*cal.FIT_MODELS, cal.CHECK_MODEL)
+                       ] if fits else []
         all_ops = [s.ops() for s in (*model_steps, *steps)]
         kernels = cal.Kernels(eager, dtype)
         kinds = sorted(({"arith"} | {op.kind for ops in all_ops for op in ops
                                      if not op.is_product}) - set(entry["curves"]))
         products = cal.missing_products(entry["products"], [
             (op.variant, *op.mnk) for ops in all_ops for op in ops if op.is_product])
-        fits = "products_scale" not in entry
         timings = (len(kinds) * len(cal.CURVE_ELEMENTS) + 2 * len(products)
-                   + cal.CALIBRATION_ROUNDS * len(model_steps) * fits)
+                   + cal.CALIBRATION_ROUNDS * len(model_steps))
         _tick = _progress(progress, timings, f"calibrating {variant}")
         for kind in kinds:
             points = []

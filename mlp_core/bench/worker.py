@@ -71,7 +71,7 @@ def run_ours(impl: ImplSpec, cfg: BenchConfig, cell: Cell) -> dict:
     phases = history.phase_totals()
     predicted = predicted_step(impl, cfg, cell, sizes, x.shape[0], dtype,
                                as_pixels=isinstance(ds.x_train, Pixels)) if cfg.steps else {}
-    return {**predicted,"fit_time": fit_time, "train_time": history.train_time, "phases": phases,
+    return {**predicted, "fit_time": fit_time, "train_time": history.train_time, "phases": phases,
             "epochs_run": history.epochs_run, "sizes": sizes, "n_train": len(ds.x_train),
             "step_time": history.step_time(cfg.steps) if cfg.steps else None,
             "final_loss": history.history["loss"][-1] if history.epochs else None,
