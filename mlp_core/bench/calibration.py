@@ -248,6 +248,24 @@ class Kernels:
                             .astype(dtype), dtype)
         return lambda: be.gather_rows(source, idx)
 
+    def curves(self, kinds: list[str], tick: Callable[[], None]) -> dict[str, list]:
+        """Each kind's curve: [elements, seconds] at CURVE_ELEMENTS."""
+        points: dict[str, list] = {}
+        for kind in kinds:
+            points[kind] = []
+            for n in CURVE_ELEMENTS:
+                points[kind].append([n, seconds_per_call(self.call(kind, n))])
+                tick()
+        return points
+
+    def products(self, products: list[tuple], tick: Callable[[], None]) -> list[float]:
+        """The seconds of each (variant, m, k, n) product."""
+        seconds = []
+        for product in products:
+            seconds.append(seconds_per_call(self.product(*product)))
+            tick()
+        return seconds
+
     def product(self, variant: str, m: int, k: int, n: int) -> Callable[[], Any]:
         if m * k + k * n + m * n > MAX_PRODUCT_ELEMENTS:
             raise MLPError(f"a product of {m}x{k} by {k}x{n} is beyond what the calibration "

@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import backends
 from ..errors import MLPError
+from ..machine import steadily
 from . import calibration as cal
 from . import stats
 from .step_ops import Op, step_operations
@@ -159,7 +160,8 @@ def real_step_seconds(be: Any, steps: list[Step], tick=lambda: None) -> list[flo
     """Seconds per step of each of ``steps`` trained on ``be`` as the bench's ``--steps``
     trains: one epoch of CALIBRATION_STEPS batches after a warm-up over the same batches; the
     median of CALIBRATION_ROUNDS rounds, each of which trains every step once, so that a slow
-    moment of the machine weighs on all of them alike (as the bench interleaves its cells)."""
+    moment of the machine weighs on all of them alike (as the bench interleaves its cells), and
+    is measured again while the hypervisor takes the CPU (:func:`~mlp_core.machine.steadily`)."""
     from ..model import MLP
 
     runs = []
@@ -174,12 +176,15 @@ def real_step_seconds(be: Any, steps: list[Step], tick=lambda: None) -> list[flo
                     l1=list(step.l1) or 0.0, l2=list(step.l2) or 0.0, reduction=step.reduction)
         model.fit(x, y, epochs=1, **args)
         runs.append((model, x, y, args))
-    seconds: list[list[float]] = [[] for _ in steps]
-    for _ in range(cal.CALIBRATION_ROUNDS):
-        for times, (model, x, y, args) in zip(seconds, runs):
+    def one_round() -> list[float]:
+        times = []
+        for model, x, y, args in runs:
             times.append(model.fit(x, y, epochs=1, **args).step_time(cal.CALIBRATION_STEPS))
             tick()
-    return [stats.median_of(times) for times in seconds]
+        return times
+
+    rounds = [steadily(one_round) for _ in range(cal.CALIBRATION_ROUNDS)]
+    return [stats.median_of(times) for times in zip(*rounds)]
 
 
 def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
@@ -207,21 +212,16 @@ def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
         timings = (len(kinds) * len(cal.CURVE_ELEMENTS) + 2 * len(products)
                    + cal.CALIBRATION_ROUNDS * len(model_steps))
         _tick = _progress(progress, timings, f"calibrating {variant}")
-        for kind in kinds:
-            points = []
-            for n in cal.CURVE_ELEMENTS:
-                points.append([n, cal.seconds_per_call(kernels.call(kind, n))])
-                _tick()
-            entry["curves"][kind] = points
+        # each phase measured again while the hypervisor takes the CPU (steal time)
+        entry["curves"].update(steadily(lambda: kernels.curves(kinds, _tick)))
         entry["per_call_s"] = entry["curves"]["arith"][0][1]
         # two passes, a pass apart: a product slowed by a passing stall in one (a few
         # milliseconds, seen in torch) is measured again later
         for _ in range(2):
-            for product in products:
+            for product, seconds in zip(products, steadily(
+                    lambda: kernels.products(products, _tick))):
                 name = cal.product_key(*product)
-                seconds = cal.seconds_per_call(kernels.product(*product))
                 entry["products"][name] = min(seconds, entry["products"].get(name, math.inf))
-                _tick()
         if fits:
             _fit_terms(entry, be, model_steps, all_ops[:len(model_steps)], _tick)
     if kinds or products or fits:

@@ -164,27 +164,16 @@ def reference_seconds() -> float:
     return best
 
 
-def cpu_ticks() -> tuple[int, int] | None:
-    """(steal, total) CPU ticks since boot, from /proc/stat (None where the OS has none)."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
-
-
 def monitored(measure) -> dict:
     """``measure()``'s result with the monitor's readings: the reference workload's seconds
     (the mean of before and after), the load average after, the CPU steal time during it."""
-    before, ticks = reference_seconds(), cpu_ticks()
+    from mlp_core.machine import cpu_times, steal_percent
+
+    before, ticks = reference_seconds(), cpu_times()
     result = measure()
-    after, ticks_after = reference_seconds(), cpu_ticks()
-    steal = None
-    if ticks and ticks_after and ticks_after[1] > ticks[1]:
-        steal = 100 * (ticks_after[0] - ticks[0]) / (ticks_after[1] - ticks[1])
+    after, ticks_after = reference_seconds(), cpu_times()
     return {**result, "reference_s": (before + after) / 2, "reference_before_s": before,
-            "reference_after_s": after, "steal_pct": steal,
+            "reference_after_s": after, "steal_pct": steal_percent(ticks, ticks_after),
             "load_after": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
 
 
