@@ -73,6 +73,18 @@ def test_a_curve_interpolates_in_log_space_and_extrapolates_by_bandwidth():
     assert cal.curve_seconds(points, 2 * n_last) == pytest.approx(2 * t_last)  # in proportion
 
 
+def test_a_curve_is_monotone_so_that_a_stalled_call_adds_no_phantom_work(monkeypatch):
+    """A point that cost more than the next, larger one (a stall) takes that one's cost."""
+    from mlp_core.backends.numpy_backend import NumpyBackend
+
+    given = iter([1e-6, 2e-6, 8e-3, 5e-6, 9e-6, 30e-6, 1e-4, 4e-4, 2e-3, 9e-3])  # a stall at 3
+    monkeypatch.setattr(cal, "seconds_per_call", lambda fn: next(given))
+    curve = cal.Kernels(NumpyBackend(), "float32").curves(["arith"], lambda: None)["arith"]
+    assert [n for n, _ in curve] == list(cal.CURVE_ELEMENTS)
+    assert [t for _, t in curve] == [1e-6, 2e-6, 5e-6, 5e-6, 9e-6, 30e-6, 1e-4, 4e-4, 2e-3,
+                                     9e-3]
+
+
 def _entry(**kw) -> dict:
     return {"per_call_s": 1e-6, "op_overhead_s": 2e-6, "fusion": 1.0, "products_scale": 1.0,
             "product_byte_s": 0.0, "itemsize": 4, "check_error": 0.05,

@@ -249,13 +249,19 @@ class Kernels:
         return lambda: be.gather_rows(source, idx)
 
     def curves(self, kinds: list[str], tick: Callable[[], None]) -> dict[str, list]:
-        """Each kind's curve: [elements, seconds] at CURVE_ELEMENTS."""
+        """Each kind's curve: [elements, seconds] at CURVE_ELEMENTS, made monotone (a point
+        costs at most what the next, larger one costs): a call of a few microseconds sometimes
+        stalls for milliseconds, in every sample (torch's ``add_scaled`` at 64K elements: 7.8
+        ms between 7 and 146 us), and one such point put 10 ms of phantom work into a 3 ms step."""
         points: dict[str, list] = {}
         for kind in kinds:
-            points[kind] = []
+            seconds = []
             for n in CURVE_ELEMENTS:
-                points[kind].append([n, seconds_per_call(self.call(kind, n))])
+                seconds.append(seconds_per_call(self.call(kind, n)))
                 tick()
+            for i in range(len(seconds) - 2, -1, -1):
+                seconds[i] = min(seconds[i], seconds[i + 1])
+            points[kind] = [[n, t] for n, t in zip(CURVE_ELEMENTS, seconds)]
         return points
 
     def products(self, products: list[tuple], tick: Callable[[], None]) -> list[float]:
