@@ -86,7 +86,7 @@ def test_a_curve_is_monotone_so_that_a_stalled_call_adds_no_phantom_work(monkeyp
 
 
 def _entry(**kw) -> dict:
-    return {"per_call_s": 1e-6, "op_overhead_s": 2e-6, "fusion": 1.0, "products_scale": 1.0,
+    return {"per_call_s": 1e-6, "op_overhead_s": 2e-6, "fusion": 1.0,
             "product_byte_s": 0.0, "itemsize": 4, "check_error": 0.05,
             "curves": {k: [[64, 1e-6], [2 ** 24, 1e-6 * 2 ** 18]] for k in (
                 "arith", "transcendental", "reduce", "sigmoid", "sigmoid_backward",
@@ -143,8 +143,7 @@ def test_calibrating_measures_what_is_missing_once(tmp_path, monkeypatch):
     store = cal.Store(tmp_path / "c.json")
     step = Step((20, 10, 3), 8, l2=(0.01, 0.0))
     entry = calibrated("numpy", 1, "float32", [step], store)
-    assert min(entry["op_overhead_s"], entry["fusion"], entry["products_scale"],
-               entry["product_byte_s"]) >= 0
+    assert min(entry["op_overhead_s"], entry["fusion"], entry["product_byte_s"]) >= 0
     assert entry["check_error"] >= 0 and entry["versions"]["numpy"]
     p = predict(entry, step.ops())
     assert p.seconds > 0 and math.isfinite(p.seconds)

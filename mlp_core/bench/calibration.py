@@ -16,7 +16,7 @@ in its library's eager mode: the same kernels, one call each):
   inner size of 784 at another rate than 512 or 1024. A shape measured alone costs one
   timing where an interpolation needs eight.)
 - **Real steps** of seven calibration models (:data:`FIT_MODELS`), trained as ``mlp-core
-  bench --steps`` trains, to which :mod:`prediction` fits the step's four terms, and of an
+  bench --steps`` trains, to which :mod:`prediction` fits the step's three terms, and of an
   eighth held out (:data:`CHECK_MODEL`), whose prediction error is kept as the calibration's
   own error.
 
@@ -41,13 +41,13 @@ import numpy as np
 from ..errors import MLPError
 from ..fileio import atomic_write_text
 
-FORMAT = 2  # 2: products at their own shapes, seven calibration models
+FORMAT = 3  # 2: products at their own shapes, seven models; 3: monotone curves, no product scale
 CURVE_ELEMENTS = tuple(4 ** k for k in range(3, 13))  # 64 .. 16M elements
 GATHER_SOURCE_ROWS = 16_384  # the rows a calibration gathers from
 WIDTH = 64  # columns of the arrays an element-wise curve is measured on
 PIXEL_WIDTH = 784  # columns of a gathered or scaled batch of images
 MAX_PRODUCT_ELEMENTS = 2 ** 28  # a product whose operands exceed this is refused
-#: the calibration models (hidden layers, batch size) whose real steps fit the step's four
+#: the calibration models (hidden layers, batch size) whose real steps fit the step's three
 #: terms: all overhead; element-wise work weighing; the products weighing; both; a narrow layer
 #: on many rows; a wide one on few (its update weighs); a product-bound middle
 FIT_MODELS = (((8,), 8), ((64, 64), 2048), ((1024, 1024), 128), ((256, 256), 512),

@@ -6,17 +6,16 @@ its kind's curve at its number of elements. One call of either pays the per-call
 eager call, which the step does not pay as such, so an operation's *work* is its calibrated time
 less that cost. The step is then::
 
-    step = a * (products' work) + d * (products' bytes) + b * (the rest's work)
-           + c * (operations)
+    step = (products' work) + d * (products' bytes) + b * (the rest's work) + c * (operations)
 
-with four terms fitted (non-negative least squares, on relative error) to real steps of seven
-calibration models, ``a`` and ``b`` held near 1 unless the steps say otherwise: ``a`` and ``b``
-how much slower the products and the rest run in a step than in single calls (``b`` below 1
-where a compiler fuses element-wise work into fewer passes: XLA); ``d`` what each byte a
-product reads and writes costs in a step beyond the single call, whose operands stay in the
-cache from one call to the next (the memory side of the roofline); ``c`` the step's own cost
-per operation (Python and dispatch eagerly, the executor's per-node cost in a graph). An epoch
-is ``ceil(rows / batch)`` steps.
+with three terms fitted (non-negative least squares, on relative error) to real steps of seven
+calibration models, ``b`` held near 1 unless the steps say otherwise. The products enter as
+measured, at their own shapes: ``d`` is what each byte a product reads and writes costs in a
+step beyond the single call, whose operands stay in the cache from one call to the next (the
+memory side of the roofline); ``b`` how much slower (or faster) the rest runs in a step than in
+single calls (below 1 where a compiler fuses element-wise work into fewer passes: XLA); ``c``
+the step's own cost per operation (Python and dispatch eagerly, the executor's per-node cost in
+a graph). An epoch is ``ceil(rows / batch)`` steps.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ from . import calibration as cal
 from . import stats
 from .step_ops import Op, step_operations
 
-#: the weight of the fit's prior that a = b = 1, against one calibration model's relative error
+#: the weight of the fit's prior that b = 1, against one calibration model's relative error
 PRIOR_WEIGHT = 0.5
 
 #: beyond the libraries' own names: what a backend's describe() reports of versions
@@ -108,8 +107,7 @@ class Prediction:
 def predict(entry: dict, ops: list[Op]) -> Prediction:
     """The step of ``ops`` under the calibration ``entry`` (which has every piece they need)."""
     products, rest = work_sums(entry, ops)
-    products = (entry["products_scale"] * products
-                + entry["product_byte_s"] * product_bytes(ops, entry.get("itemsize", 4)))
+    products += entry["product_byte_s"] * product_bytes(ops, entry.get("itemsize", 4))
     elementwise = entry["fusion"] * rest
     overhead = len(ops) * entry["op_overhead_s"]
     return Prediction(products + elementwise + overhead, products, elementwise, overhead,
@@ -198,7 +196,7 @@ def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
         key = cal.entry_key(variant, threads, dtype)
         entry = store.entry(key, versions(be)) or {"versions": versions(be), "curves": {},
                                                    "products": {}}
-        fits = "products_scale" not in entry
+        fits = "fusion" not in entry
         like = steps[0] if steps else Step((784, 10), 1, dtype)
         # the calibration models: recorded and measured only where the terms are not fitted yet
         model_steps = [like.with_model(*m) for m in (*cal.FIT_MODELS, cal.CHECK_MODEL)
@@ -238,16 +236,16 @@ def _fit_terms(entry: dict, be: Any, model_steps: list[Step], ops: list[list[Op]
     measured = real_step_seconds(be, model_steps, tick)
     itemsize = np.dtype(model_steps[0].dtype).itemsize
     rows = [(*work_sums(entry, o), len(o), product_bytes(o, itemsize)) for o in ops[:-1]]
-    # relative error: each model's row divided by its measured time; and two rows that hold
-    # a and b near 1 (single calls predict the step) unless the steps say otherwise: the
-    # products' and the rest's work rise together over the models, and a free fit traded one
-    # for the other (a = 2, b = 0.8 for NumPy), which then missed the largest models by 70%
-    a = np.array([[p / t, e / t, n / t, b / t] for (p, e, n, b), t in zip(rows, measured)]
-                 + [[PRIOR_WEIGHT, 0, 0, 0], [0, PRIOR_WEIGHT, 0, 0]])
-    target = np.array([1.0] * len(rows) + [PRIOR_WEIGHT, PRIOR_WEIGHT])
-    (scale, fusion, overhead, byte_s), _ = nnls(a, target)
-    entry.update(products_scale=float(scale), fusion=float(fusion),
-                 op_overhead_s=float(overhead), product_byte_s=float(byte_s), itemsize=itemsize)
+    # relative error: each model's row divided by its measured time, less its products'
+    # measured work (they enter as measured: a free scale on them traded products for the
+    # rest, a = 0.3-0.5 in JAX with b = 0, and missed its largest models by 40%); and a row
+    # that holds b near 1 (single calls predict the rest) unless the steps say otherwise
+    a = np.array([[e / t, n / t, b / t] for (p, e, n, b), t in zip(rows, measured)]
+                 + [[PRIOR_WEIGHT, 0, 0]])
+    target = np.array([1 - p / t for (p, *_), t in zip(rows, measured)] + [PRIOR_WEIGHT])
+    (fusion, overhead, byte_s), _ = nnls(a, target)
+    entry.update(fusion=float(fusion), op_overhead_s=float(overhead),
+                 product_byte_s=float(byte_s), itemsize=itemsize)
     entry["check_error"] = abs(predict(entry, ops[-1]).seconds - measured[-1]) / measured[-1]
     entry["calibration_steps"] = {"measured_s": measured,
                                   "models": [[list(s.sizes), s.batch_size] for s in model_steps]}
