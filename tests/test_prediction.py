@@ -57,10 +57,13 @@ def test_the_operations_follow_the_configuration():
 
 def test_each_product_is_measured_at_its_own_shape_once():
     need = [("NN", 300, 784, 70), ("TN", 784, 300, 70), ("NN", 300, 784, 70)]
-    assert cal.missing_products({}, need) == need[:2]
-    stored = {cal.product_key(*need[0]): 2e-3}  # a given value: nothing here is timed
+    calls = list(cal.CALL_PRODUCTS)  # each form's product with next to no work: a call's cost
+    assert cal.missing_products({}, need) == calls + need[:2]
+    # given values: nothing here is timed
+    stored = {cal.product_key(*p): 5e-6 for p in calls} | {cal.product_key(*need[0]): 2e-3}
     assert cal.missing_products(stored, need) == [need[1]]
-    assert cal.product_seconds(stored, *need[0]) == stored[cal.product_key(*need[0])]
+    assert cal.product_seconds(stored, *need[0]) == 2e-3
+    assert cal.product_work(stored, *need[0]) == pytest.approx(2e-3 - 5e-6)  # less the call
 
 
 def test_a_curve_interpolates_in_log_space_and_extrapolates_by_bandwidth():
@@ -97,11 +100,13 @@ def _entry(**kw) -> dict:
 def test_a_prediction_is_the_sum_of_its_parts():
     ops = step_operations([20, 8, 3], 4)
     entry = _entry()
+    # given values: each product 5 us, a call of a product 1 us
     entry["products"] = {cal.product_key(*c): 5e-6 for c in cal.missing_products(
         {}, [(op.variant, *op.mnk) for op in ops if op.is_product])}
+    entry["products"].update({cal.product_key(*c): 1e-6 for c in cal.CALL_PRODUCTS})
     p = predict(entry, ops)
     assert p.seconds == pytest.approx(p.products + p.elementwise + p.overhead)
-    assert p.products == pytest.approx(5 * 4e-6)  # five products, each past its per-call cost
+    assert p.products == pytest.approx(5 * 4e-6)  # five products, each past its call's cost
     assert p.overhead == pytest.approx(len(ops) * 2e-6) and p.operations == len(ops)
     fused = predict({**entry, "fusion": 0.5}, ops)
     assert fused.elementwise == pytest.approx(p.elementwise / 2)

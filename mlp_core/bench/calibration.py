@@ -41,7 +41,7 @@ import numpy as np
 from ..errors import MLPError
 from ..fileio import atomic_write_text
 
-FORMAT = 3  # 2: products at their own shapes, seven models; 3: monotone curves, no product scale
+FORMAT = 3  # 2: products at their own shapes; 3: monotone curves, products less a call, no scale
 CURVE_ELEMENTS = tuple(4 ** k for k in range(3, 13))  # 64 .. 16M elements
 GATHER_SOURCE_ROWS = 16_384  # the rows a calibration gathers from
 WIDTH = 64  # columns of the arrays an element-wise curve is measured on
@@ -163,10 +163,23 @@ def product_key(variant: str, m: int, k: int, n: int) -> str:
     return f"{variant}:{m},{k},{n}"
 
 
+#: a product with next to no work, in each form: what one call of a product costs (an eager
+#: JAX product 28-54 us, where an element-wise call costs 7 us; TensorFlow 24 against 17 us)
+CALL_SHAPE = (8, 8, 8)
+CALL_PRODUCTS = tuple((form, *CALL_SHAPE) for form in ("NN", "TN", "NT"))
+
+
 def missing_products(products: dict, needed: list[tuple[str, int, int, int]]) -> list[tuple]:
-    """The products of ``needed`` (variant, m, k, n) that ``products`` lacks, once each."""
-    return list({product_key(*p): p for p in needed
+    """The products of ``needed`` (variant, m, k, n), and the per-call products
+    (:data:`CALL_PRODUCTS`), that ``products`` lacks, once each."""
+    return list({product_key(*p): p for p in (*CALL_PRODUCTS, *needed)
                  if product_key(*p) not in products}.values())
+
+
+def product_work(products: dict, variant: str, m: int, k: int, n: int) -> float:
+    """Seconds of the product's work: its time less what a call of its form costs."""
+    call = products[product_key(variant, *CALL_SHAPE)]
+    return max(0.0, product_seconds(products, variant, m, k, n) - call)
 
 
 # -------------------------------------------------------------------------------------------

@@ -115,15 +115,12 @@ def predict(entry: dict, ops: list[Op]) -> Prediction:
 
 
 def work_sums(entry: dict, ops: list[Op]) -> tuple[float, float]:
-    """The products' work and the other operations' work, as single calls measure them."""
+    """The products' work and the other operations' work, as single calls measure them: each
+    call's time less what a call costs (a product's: one of its form with next to no work)."""
     per_call = entry["per_call_s"]
-
-    def work(seconds: float) -> float:
-        return max(0.0, seconds - per_call)
-
-    products = sum(work(cal.product_seconds(entry["products"], op.variant, *op.mnk))
+    products = sum(cal.product_work(entry["products"], op.variant, *op.mnk)
                    for op in ops if op.is_product)
-    rest = sum(work(cal.curve_seconds(entry["curves"][op.kind], op.elements))
+    rest = sum(max(0.0, cal.curve_seconds(entry["curves"][op.kind], op.elements) - per_call)
                for op in ops if not op.is_product)
     return products, rest
 
