@@ -88,14 +88,19 @@ def steal_percent(before: list[int] | None, after: list[int] | None) -> float | 
     return 100 * (after[7] - before[7]) / (sum(after) - sum(before))
 
 
-def steadily(measure: Callable[[], T], tries: int = 2) -> T:
+def with_steal(measure: Callable[[], T]) -> tuple[T, float | None]:
+    """``measure()``'s result and the CPU steal time during it, in percent (None: unknown)."""
+    before = cpu_times()
+    result = measure()
+    return result, steal_percent(before, cpu_times())
+
+
+def least_stolen(measure: Callable[[], T], tries: int = 2) -> T:
     """``measure()``, measured again (at most ``tries`` times in all) while the hypervisor took
     more than STEAL_LIMIT_PCT of the CPU during it; the one with the least steal stands."""
     best, least = None, math.inf
-    for _ in range(tries):
-        before = cpu_times()
-        result = measure()
-        steal = steal_percent(before, cpu_times())
+    for _ in range(max(1, tries)):
+        result, steal = with_steal(measure)
         if steal is None or steal <= STEAL_LIMIT_PCT:
             return result
         if steal < least:

@@ -164,26 +164,36 @@ def test_the_busy_machine_warning_samples_the_cpu_now():
 
 
 def test_a_measurement_is_taken_again_while_the_hypervisor_takes_the_cpu(monkeypatch):
-    """``steadily``: again while the steal time is over the limit, and the least stolen stands."""
+    """``least_stolen``: measured again while the steal time is over the limit; of measurements
+    all over it, the least stolen stands."""
     from mlp_core import machine
 
     def reading(total: int, steal: int) -> list[int]:  # user ... steal, in ticks since boot
         return [total - steal, 0, 0, 0, 0, 0, 0, steal]
 
-    # four measurements of 100 ticks each, during which 10, 3, 10 and 1 ticks were stolen
-    readings = iter([reading(0, 0), reading(100, 10), reading(100, 10), reading(200, 13),
-                     reading(200, 13), reading(300, 23), reading(300, 23), reading(400, 24)])
-    monkeypatch.setattr(machine, "cpu_times", lambda: next(readings))
+    def stealing(*stolen: int):
+        """Readings around measurements of 100 ticks each, of which ``stolen`` were stolen."""
+        out, total, steal = [], 0, 0
+        for s in stolen:
+            out.append(reading(total, steal))
+            total, steal = total + 100, steal + s
+            out.append(reading(total, steal))
+        return iter(out)
+
     calls: list[int] = []
 
     def measure() -> int:
         calls.append(1)
         return len(calls)
 
+    for stolen, stands in (((10, 3), 2), ((5, 10), 1), ((10, 1), 2), ((1, 10), 1)):
+        monkeypatch.setattr(machine, "cpu_times", stealing(*stolen).__next__)
+        calls.clear()
+        assert machine.least_stolen(measure, tries=2) == stands, stolen
+        assert len(calls) == (1 if stolen[0] <= machine.STEAL_LIMIT_PCT else 2)
     assert machine.steal_percent([0] * 8, [50, 0, 0, 40, 0, 0, 0, 10]) == 10.0
-    assert machine.steadily(measure, tries=2) == 2  # 10%, then 3%: the 3% one
-    calls.clear()
-    assert machine.steadily(measure, tries=2) == 2  # 10%, then 1%: under the limit
+    assert machine.steal_percent(None, [0] * 8) is None  # no /proc/stat
+    assert machine.steal_percent([1] * 8, [1] * 8) is None  # no time between the readings
 
 
 def test_on_a_terminal_every_epoch_keeps_its_line():

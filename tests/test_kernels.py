@@ -58,7 +58,10 @@ def test_kernel_matches_generic(backend, kernel, args, scalars):
 @pytest.mark.parametrize("transpose_a,transpose_b", [(False, False), (True, False), (False, True)])
 @in_float64
 def test_matmul_transposes(backend, transpose_a, transpose_b):
-    a, b = host(5, 5), host(5, 5)
+    # non-square (3x5 by 5x4, each stored as its transpose where asked): a transpose or
+    # contraction on the wrong axis cannot pass
+    a = host(5, 3) if transpose_a else host(3, 5)
+    b = host(4, 5) if transpose_b else host(5, 4)
     got = backend.to_numpy(backend.matmul(backend.asarray(a), backend.asarray(b),
                                           transpose_a=transpose_a, transpose_b=transpose_b))
     np.testing.assert_allclose(got, (a.T if transpose_a else a) @ (b.T if transpose_b else b),

@@ -7,19 +7,22 @@ in its library's eager mode: the same kernels, one call each):
 - **Curves**, seconds against elements, for every kind of operation that is not a product: the
   element-wise arithmetic, transcendental and reduction classes (``xp.multiply``, ``xp.exp``,
   ``xp.sum``) and each backend kernel the step calls (``sigmoid_backward``, ``rmsprop_update``,
-  the gather and the scaling of a batch, ...), at 64 to 16M elements, a factor of 4 apart.
-  Their smallest value is the **per-call cost** of an operation.
+  the gather and the scaling of a batch, ...), at 64 to 16M elements, a factor of 4 apart,
+  made monotone. The arithmetic curve's first value is the **per-call cost** of an
+  element-wise operation.
 - **Products**, seconds of ``a @ b`` in the three forms the core uses (NN, ``a.T @ b``,
   ``a @ b.T``), at the shapes (rows, inner, columns) that a prediction needs, each measured
   once (in two passes, a pass apart: the lesser) and kept. (A grid at powers of two,
   interpolated in log space, missed the first layer's products by up to 28%: BLAS runs an
   inner size of 784 at another rate than 512 or 1024. A shape measured alone costs one
-  timing where an interpolation needs eight.)
+  timing where an interpolation needs eight.) A product of each form at 8x8x8
+  (:data:`CALL_PRODUCTS`) is what a call of a product costs.
 - **Real steps** of seven calibration models (:data:`FIT_MODELS`), trained as ``mlp-core
   bench --steps`` trains, to which :mod:`prediction` fits the step's three terms, and of an
   eighth held out (:data:`CHECK_MODEL`), whose prediction error is kept as the calibration's
   own error.
 
+Each phase is measured again while the hypervisor takes the CPU (:func:`machine.least_stolen`).
 A calibration names its machine (CPU, cores, vector extensions, BLAS kernel and pin) and its
 libraries' versions; one made on another machine, or with other versions, is refused with the
 reason (:class:`Store`).

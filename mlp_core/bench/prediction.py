@@ -4,7 +4,7 @@ The step is its operations (:mod:`step_ops`, recorded from the core). Each costs
 calibration says (:mod:`calibration`): a product its own measured time, any other operation
 its kind's curve at its number of elements. One call of either pays the per-call cost of an
 eager call, which the step does not pay as such, so an operation's *work* is its calibrated time
-less that cost. The step is then::
+less that cost (a product's: one of its form with next to no work). The step is then::
 
     step = (products' work) + d * (products' bytes) + b * (the rest's work) + c * (operations)
 
@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import backends
 from ..errors import MLPError
-from ..machine import steadily
+from ..machine import least_stolen
 from . import calibration as cal
 from . import stats
 from .step_ops import Op, step_operations
@@ -156,7 +156,7 @@ def real_step_seconds(be: Any, steps: list[Step], tick=lambda: None) -> list[flo
     trains: one epoch of CALIBRATION_STEPS batches after a warm-up over the same batches; the
     median of CALIBRATION_ROUNDS rounds, each of which trains every step once, so that a slow
     moment of the machine weighs on all of them alike (as the bench interleaves its cells), and
-    is measured again while the hypervisor takes the CPU (:func:`~mlp_core.machine.steadily`)."""
+    is measured again while the hypervisor takes the CPU (:func:`..machine.least_stolen`)."""
     from ..model import MLP
 
     runs = []
@@ -171,6 +171,7 @@ def real_step_seconds(be: Any, steps: list[Step], tick=lambda: None) -> list[flo
                     l1=list(step.l1) or 0.0, l2=list(step.l2) or 0.0, reduction=step.reduction)
         model.fit(x, y, epochs=1, **args)
         runs.append((model, x, y, args))
+
     def one_round() -> list[float]:
         times = []
         for model, x, y, args in runs:
@@ -178,7 +179,7 @@ def real_step_seconds(be: Any, steps: list[Step], tick=lambda: None) -> list[flo
             tick()
         return times
 
-    rounds = [steadily(one_round) for _ in range(cal.CALIBRATION_ROUNDS)]
+    rounds = [least_stolen(one_round) for _ in range(cal.CALIBRATION_ROUNDS)]
     return [stats.median_of(times) for times in zip(*rounds)]
 
 
@@ -193,11 +194,11 @@ def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
         key = cal.entry_key(variant, threads, dtype)
         entry = store.entry(key, versions(be)) or {"versions": versions(be), "curves": {},
                                                    "products": {}}
-        fits = "fusion" not in entry
+        needs_fit = "fusion" not in entry
         like = steps[0] if steps else Step((784, 10), 1, dtype)
         # the calibration models: recorded and measured only where the terms are not fitted yet
         model_steps = [like.with_model(*m) for m in (*cal.FIT_MODELS, cal.CHECK_MODEL)
-                       ] if fits else []
+                       ] if needs_fit else []
         all_ops = [s.ops() for s in (*model_steps, *steps)]
         kernels = cal.Kernels(eager, dtype)
         kinds = sorted(({"arith"} | {op.kind for ops in all_ops for op in ops
@@ -208,18 +209,18 @@ def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
                    + cal.CALIBRATION_ROUNDS * len(model_steps))
         _tick = _progress(progress, timings, f"calibrating {variant}")
         # each phase measured again while the hypervisor takes the CPU (steal time)
-        entry["curves"].update(steadily(lambda: kernels.curves(kinds, _tick)))
+        entry["curves"].update(least_stolen(lambda: kernels.curves(kinds, _tick)))
         entry["per_call_s"] = entry["curves"]["arith"][0][1]
         # two passes, a pass apart: a product slowed by a passing stall in one (a few
         # milliseconds, seen in torch) is measured again later
         for _ in range(2):
-            for product, seconds in zip(products, steadily(
+            for product, seconds in zip(products, least_stolen(
                     lambda: kernels.products(products, _tick))):
                 name = cal.product_key(*product)
                 entry["products"][name] = min(seconds, entry["products"].get(name, math.inf))
-        if fits:
+        if needs_fit:
             _fit_terms(entry, be, model_steps, all_ops[:len(model_steps)], _tick)
-    if kinds or products or fits:
+    if kinds or products or needs_fit:
         store.put(key, entry)
     return entry
 
@@ -235,12 +236,12 @@ def _fit_terms(entry: dict, be: Any, model_steps: list[Step], ops: list[list[Op]
     rows = [(*work_sums(entry, o), len(o), product_bytes(o, itemsize)) for o in ops[:-1]]
     # relative error: each model's row divided by its measured time, less its products'
     # measured work (they enter as measured: a free scale on them traded products for the
-    # rest, a = 0.3-0.5 in JAX with b = 0, and missed its largest models by 40%); and a row
+    # rest, a = 0.34-0.61 in JAX with b = 0, and missed its largest models by 40%); and a row
     # that holds b near 1 (single calls predict the rest) unless the steps say otherwise
-    a = np.array([[e / t, n / t, b / t] for (p, e, n, b), t in zip(rows, measured)]
-                 + [[PRIOR_WEIGHT, 0, 0]])
+    design = np.array([[e / t, n / t, nbytes / t] for (_, e, n, nbytes), t in zip(rows, measured)]
+                      + [[PRIOR_WEIGHT, 0, 0]])
     target = np.array([1 - p / t for (p, *_), t in zip(rows, measured)] + [PRIOR_WEIGHT])
-    (fusion, overhead, byte_s), _ = nnls(a, target)
+    (fusion, overhead, byte_s), _ = nnls(design, target)
     entry.update(fusion=float(fusion), op_overhead_s=float(overhead),
                  product_byte_s=float(byte_s), itemsize=itemsize)
     entry["check_error"] = abs(predict(entry, ops[-1]).seconds - measured[-1]) / measured[-1]

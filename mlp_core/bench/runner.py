@@ -274,22 +274,25 @@ class Monitor:
     """The machine-speed monitor: every measurement times a fixed reference workload before and
     after it (``reference_s``) and reads the CPU steal time during it (``steal_pct``). One whose
     reference ran more than 15% slower than the run's median, or during which the hypervisor
-    took more than ``STEAL_LIMIT_PCT`` of the CPU, is flagged (status ``flagged``, kept in the
-    results file for the record) and measured again, at most ``MAX_REDOS`` times (the last one
-    stands, marked ``slow_machine``)."""
+    took more than ``STEAL_LIMIT_PCT`` of the CPU (and twice the run's median), is flagged
+    (status ``flagged``, kept in the results file for the record) and measured again, at most
+    ``MAX_REDOS`` times (the last one stands, marked ``slow_machine``)."""
 
     SLOWER = 1.15
 
     def __init__(self, rows: list[dict]) -> None:
-        self.references = [x["reference_s"] for x in rows
-                           if x.get("status") == "ok" and x.get("reference_s")]
+        ok = [x for x in rows if x.get("status") == "ok"]
+        self.references = [x["reference_s"] for x in ok if x.get("reference_s")]
+        self.steals = [x["steal_pct"] for x in ok if x.get("steal_pct") is not None]
 
     def why_slow(self, row: dict) -> str | None:
         """Why ``row`` was measured while the machine ran slow, or None."""
         if row.get("status") != "ok":
             return None
         steal = row.get("steal_pct")
-        if steal is not None and steal > STEAL_LIMIT_PCT:
+        # (twice the run's median steal at least: on a VM that always has some, not every row)
+        usual = 2 * stats.median_of(self.steals) if len(self.steals) >= 3 else 0.0
+        if steal is not None and steal > max(STEAL_LIMIT_PCT, usual):
             return f"the hypervisor took {steal:.1f}% of the CPU during it"
         ref = row.get("reference_s")
         if not ref or len(self.references) < 3:
@@ -314,4 +317,6 @@ class Monitor:
                             "error": f"the machine ran slow: {why}; measured again"}
             if result.get("status") == "ok" and result.get("reference_s"):
                 self.references.append(result["reference_s"])
+            if result.get("status") == "ok" and result.get("steal_pct") is not None:
+                self.steals.append(result["steal_pct"])
             yield job, result

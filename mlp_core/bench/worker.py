@@ -24,6 +24,7 @@ from mlp_core.bench.floor import products_per_epoch
 from mlp_core.bench.impls import PEERS, ImplSpec, parse_impl
 from mlp_core.bench.input_delta import with_input_delta
 from mlp_core.bench.measure import load_data, make_backend, step_rows, thread_count, warmup_epochs
+from mlp_core.machine import with_steal
 
 
 def _peak_rss_mb() -> float:
@@ -167,13 +168,11 @@ def reference_seconds() -> float:
 def monitored(measure) -> dict:
     """``measure()``'s result with the monitor's readings: the reference workload's seconds
     (the mean of before and after), the load average after, the CPU steal time during it."""
-    from mlp_core.machine import cpu_times, steal_percent
-
-    before, ticks = reference_seconds(), cpu_times()
-    result = measure()
-    after, ticks_after = reference_seconds(), cpu_times()
+    before = reference_seconds()
+    result, steal = with_steal(measure)
+    after = reference_seconds()
     return {**result, "reference_s": (before + after) / 2, "reference_before_s": before,
-            "reference_after_s": after, "steal_pct": steal_percent(ticks, ticks_after),
+            "reference_after_s": after, "steal_pct": steal,
             "load_after": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
 
 
