@@ -10,7 +10,6 @@ import io
 from pathlib import Path
 
 from ..fileio import atomic_write_bytes, atomic_write_text
-from ..machine import STEAL_LIMIT_PCT
 from . import stats
 from .document import Block, Bullets, Column, Heading, Paragraph, Plot, Table, to_markdown
 from .impls import PEERS
@@ -207,8 +206,7 @@ def _notes(rows: list[dict], skipped: dict[str, str] | None) -> list[Block]:
             f"The machine-speed monitor: {len(flagged)} measurement"
             f"{'s were' if len(flagged) != 1 else ' was'} redone because the machine ran slow "
             "during them (the reference workload timed around each measurement ran more than "
-            "15% slower than the run's median, or the hypervisor took more than "
-            f"{STEAL_LIMIT_PCT:g}% of the CPU: steal time)"
+            "15% slower than the run's median)"
             + (f"; {len(slow)} still ran slow after {MAX_REDOS} redos and stand, marked "
                "`slow_machine` in the results" if slow else "") + "."))
     errors = [r for r in rows if r.get("status") == "error"]

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Protocol
 
 from .. import backends
-from ..machine import PIN_VARIABLES, STEAL_LIMIT_PCT
+from ..machine import PIN_VARIABLES
 from . import stats
 from .config import BenchConfig
 from .impls import ImplSpec, floor_for, parse_impl
@@ -272,51 +272,37 @@ def _belongs(open_key: tuple, point: dict, cfg: BenchConfig) -> bool:
 
 class Monitor:
     """The machine-speed monitor: every measurement times a fixed reference workload before and
-    after it (``reference_s``) and reads the CPU steal time during it (``steal_pct``). One whose
-    reference ran more than 15% slower than the run's median, or during which the hypervisor
-    took more than ``STEAL_LIMIT_PCT`` of the CPU (and twice the run's median), is flagged
-    (status ``flagged``, kept in the results file for the record) and measured again, at most
-    ``MAX_REDOS`` times (the last one stands, marked ``slow_machine``)."""
+    after it (``reference_s``); one whose reference ran more than 15% slower than the run's
+    median is flagged (status ``flagged``, kept in the results file for the record) and
+    measured again, at most ``MAX_REDOS`` times (the last one stands, marked ``slow_machine``)."""
 
     SLOWER = 1.15
 
     def __init__(self, rows: list[dict]) -> None:
-        ok = [x for x in rows if x.get("status") == "ok"]
-        self.references = [x["reference_s"] for x in ok if x.get("reference_s")]
-        self.steals = [x["steal_pct"] for x in ok if x.get("steal_pct") is not None]
+        self.references = [x["reference_s"] for x in rows
+                           if x.get("status") == "ok" and x.get("reference_s")]
 
-    def why_slow(self, row: dict) -> str | None:
-        """Why ``row`` was measured while the machine ran slow, or None."""
-        if row.get("status") != "ok":
-            return None
-        steal = row.get("steal_pct")
-        # (twice the run's median steal at least: on a VM that always has some, not every row)
-        usual = 2 * stats.median_of(self.steals) if len(self.steals) >= 3 else 0.0
-        if steal is not None and steal > max(STEAL_LIMIT_PCT, usual):
-            return f"the hypervisor took {steal:.1f}% of the CPU during it"
+    def slow(self, row: dict) -> bool:
         ref = row.get("reference_s")
-        if not ref or len(self.references) < 3:
-            return None
-        slower = ref / stats.median_of(self.references)
-        if slower > self.SLOWER:
-            return f"its reference took {slower:.2f}x the run's median"
-        return None
+        if row.get("status") != "ok" or not ref or len(self.references) < 3:
+            return False
+        return ref > self.SLOWER * stats.median_of(self.references)
 
     def measure(self, jobs: list[dict], run: Callable[[dict], dict]):
         """Yield ``(job, result)`` for each job, redoing those measured while slow."""
         for job in jobs:
             for attempt in range(MAX_REDOS + 1):
                 result = run(job)
-                why = self.why_slow(result)
-                if why is None:
+                if not self.slow(result):
                     break
                 if attempt == MAX_REDOS:
                     result = {**result, "slow_machine": True}
                     break
-                yield job, {**result, "status": "flagged",
-                            "error": f"the machine ran slow: {why}; measured again"}
+                median = stats.median_of(self.references)
+                slower = result["reference_s"] / median
+                yield job, {**result, "status": "flagged", "error": (
+                    f"the machine ran slow: its reference took {slower:.2f}x the run's median; "
+                    "measured again")}
             if result.get("status") == "ok" and result.get("reference_s"):
                 self.references.append(result["reference_s"])
-            if result.get("status") == "ok" and result.get("steal_pct") is not None:
-                self.steals.append(result["steal_pct"])
             yield job, result
