@@ -64,8 +64,9 @@ def blas_info() -> dict:
     return info
 
 
-#: a measurement during which the hypervisor took more than this share of the CPU (steal time)
-#: is measured again: in a sweep here, those ran 16% slower than their cell's median
+#: a calibration phase during which the hypervisor took more than this share of the CPU (steal
+#: time) is measured again: in a sweep here, measurements with more ran 16% slower than their
+#: cell's median
 STEAL_LIMIT_PCT = 2.0
 
 

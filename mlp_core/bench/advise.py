@@ -33,7 +33,7 @@ def add_advise_parser(sub) -> None:
         "advise", help="predict each backend's training speed for a model, before training",
         description="Predicts the seconds per training step and per epoch of the model on each "
         "backend here, from a per-operation calibration of this machine (made on first use, "
-        f"20-25 s per backend here, and kept; docs/prediction.md). The training is the "
+        f"15-25 s per backend here, and kept; docs/prediction.md). The training is the "
         f"{DEFAULT_PRESET} preset's: sigmoid layers, categorical cross-entropy, RMSprop, L2 "
         "0.01 on the hidden kernels.")
     a.add_argument("--layers", type=int_list, required=True,

@@ -156,12 +156,6 @@ def curve_seconds(points: list[list[float]], elements: float) -> float:
     return math.exp(float(np.interp(x, xs, ys)))
 
 
-def product_seconds(products: dict, variant: str, m: int, k: int, n: int) -> float:
-    """Seconds of the product (m, k, n) in the form ``variant``, as measured (every product a
-    prediction needs is measured at its own shape: see :func:`missing_products`)."""
-    return products[product_key(variant, m, k, n)]
-
-
 def product_key(variant: str, m: int, k: int, n: int) -> str:
     return f"{variant}:{m},{k},{n}"
 
@@ -180,9 +174,10 @@ def missing_products(products: dict, needed: list[tuple[str, int, int, int]]) ->
 
 
 def product_work(products: dict, variant: str, m: int, k: int, n: int) -> float:
-    """Seconds of the product's work: its time less what a call of its form costs."""
+    """Seconds of the product's work, as measured at its own shape (see
+    :func:`missing_products`): its time less what a call of its form costs."""
     call = products[product_key(variant, *CALL_SHAPE)]
-    return max(0.0, product_seconds(products, variant, m, k, n) - call)
+    return max(0.0, products[product_key(variant, m, k, n)] - call)
 
 
 # -------------------------------------------------------------------------------------------

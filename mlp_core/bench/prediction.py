@@ -156,7 +156,7 @@ def real_step_seconds(be: Any, steps: list[Step], tick=lambda: None) -> list[flo
     trains: one epoch of CALIBRATION_STEPS batches after a warm-up over the same batches; the
     median of CALIBRATION_ROUNDS rounds, each of which trains every step once, so that a slow
     moment of the machine weighs on all of them alike (as the bench interleaves its cells), and
-    is measured again while the hypervisor takes the CPU (:func:`..machine.least_stolen`)."""
+    is measured again while the hypervisor takes the CPU (``machine.least_stolen``)."""
     from ..model import MLP
 
     runs = []
