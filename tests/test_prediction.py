@@ -161,6 +161,28 @@ def test_calibrating_measures_what_is_missing_once(tmp_path, monkeypatch):
                                          ["products"])
 
 
+def test_the_calibration_models_real_steps_are_measured_again_when_due(tmp_path, monkeypatch):
+    monkeypatch.setattr(cal, "CURVE_ELEMENTS", (64, 4096))
+    monkeypatch.setattr(cal, "FIT_MODELS", (((8,), 4), ((16, 16), 16), ((32,), 8)))
+    monkeypatch.setattr(cal, "CHECK_MODEL", ((12,), 8))
+    monkeypatch.setattr(cal, "CALIBRATION_STEPS", 3)
+    monkeypatch.setattr(cal, "MAX_ROUNDS_KEPT", 4)
+    step = Step((20, 10, 3), 8)
+
+    def rounds(refresh_after=None):
+        entry = calibrated("numpy", 1, "float32", [step], cal.Store(tmp_path / "c.json"),
+                           refresh_after=refresh_after)
+        return entry["calibration_steps"]["rounds_s"]
+
+    first = rounds()
+    assert len(first) == cal.CALIBRATION_ROUNDS and all(len(r) == 4 for r in first)
+    assert rounds(refresh_after=3600) == first  # not due: nothing measured
+    fourth = rounds(refresh_after=0)  # due: one round more, the terms fitted again
+    assert len(fourth) == 4 and fourth[:3] == first
+    fifth = rounds(refresh_after=0)
+    assert len(fifth) == 4 and fifth[:3] == fourth[1:]  # the newest MAX_ROUNDS_KEPT kept
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--layers", "8", "--batch-size", "4", "--backend", "pytorch"], "unknown backend 'pytorch'"),
     (["--layers", "8,0", "--batch-size", "4"], "expected positive integers"),

@@ -44,7 +44,8 @@ import numpy as np
 from ..errors import MLPError
 from ..fileio import atomic_write_text
 
-FORMAT = 3  # 2: products at their own shapes; 3: monotone curves, products less a call, no scale
+FORMAT = 4  # 2: products at their own shapes; 3: monotone curves, products less a call, no
+# scale; 4: the calibration models' real steps kept by round
 CURVE_ELEMENTS = tuple(4 ** k for k in range(3, 13))  # 64 .. 16M elements
 GATHER_SOURCE_ROWS = 16_384  # the rows a calibration gathers from
 WIDTH = 64  # columns of the arrays an element-wise curve is measured on
@@ -58,6 +59,12 @@ FIT_MODELS = (((8,), 8), ((64, 64), 2048), ((1024, 1024), 128), ((256, 256), 512
 CHECK_MODEL = ((128, 64), 64)  # held out: its error is the calibration's own
 CALIBRATION_STEPS = 20
 CALIBRATION_ROUNDS = 3  # of the calibration models' real steps, interleaved; their median
+#: the bench's --predict measures the calibration models' real steps once more when they are
+#: older than this (a sweep's calibration sampled across it: the machine's speed moves by up
+#: to 1.5x within minutes, and one minute of it set every prediction of a 45-minute sweep
+#: 4-10% high or low); the fit takes each model's median over the last MAX_ROUNDS_KEPT rounds
+REFRESH_AFTER_S = 600
+MAX_ROUNDS_KEPT = 24
 
 
 def machine() -> dict:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -151,12 +152,14 @@ def eager_sibling(variant: str, threads: int | None):
     return be, get_backend(entry.name, **{**options, "mode": "eager"})
 
 
-def real_step_seconds(be: Any, steps: list[Step], tick=lambda: None) -> list[float]:
+def real_step_seconds(be: Any, steps: list[Step], rounds: int,
+                      tick=lambda: None) -> list[list[float]]:
     """Seconds per step of each of ``steps`` trained on ``be`` as the bench's ``--steps``
-    trains: one epoch of CALIBRATION_STEPS batches after a warm-up over the same batches; the
-    median of CALIBRATION_ROUNDS rounds, each of which trains every step once, so that a slow
-    moment of the machine weighs on all of them alike (as the bench interleaves its cells), and
-    is measured again while the hypervisor takes the CPU (``machine.least_stolen``)."""
+    trains, in ``rounds`` rounds (a list of each step's seconds per round): one epoch of
+    CALIBRATION_STEPS batches after a warm-up over the same batches. Each round trains every
+    step once, so that a slow moment of the machine weighs on all of them alike (as the bench
+    interleaves its cells), and is measured again while the hypervisor takes the CPU
+    (``machine.least_stolen``)."""
     from ..model import MLP
 
     runs = []
@@ -179,14 +182,17 @@ def real_step_seconds(be: Any, steps: list[Step], tick=lambda: None) -> list[flo
             tick()
         return times
 
-    rounds = [least_stolen(one_round) for _ in range(cal.CALIBRATION_ROUNDS)]
-    return [stats.median_of(times) for times in zip(*rounds)]
+    return [least_stolen(one_round) for _ in range(rounds)]
 
 
 def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
-               store: cal.Store, progress: Any = None) -> dict:
+               store: cal.Store, progress: Any = None,
+               refresh_after: float | None = None) -> dict:
     """The calibration entry of ``variant`` at ``threads`` and ``dtype`` with every piece
-    ``steps`` need, measuring here what the store lacks (and storing it)."""
+    ``steps`` need, measuring here what the store lacks (and storing it). ``refresh_after``
+    (seconds): where the calibration models' real steps were last measured longer ago, they
+    are measured once more and the terms fitted again to every round kept (the bench's
+    ``--predict``: a calibration sampled across a sweep, not in one minute of it)."""
     if dtype not in ("float32", "float64"):
         raise MLPError(f"predictions cover float32 and float64, not {dtype!r}")
     be, eager = eager_sibling(variant, threads)
@@ -195,18 +201,22 @@ def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
         entry = store.entry(key, versions(be)) or {"versions": versions(be), "curves": {},
                                                    "products": {}}
         needs_fit = "fusion" not in entry
+        refresh = not needs_fit and refresh_after is not None and (
+            time.time() - entry["calibration_steps"]["measured_at"] > refresh_after)
         like = steps[0] if steps else Step((784, 10), 1, dtype)
-        # the calibration models: recorded and measured only where the terms are not fitted yet
+        # the calibration models: recorded and measured only where the terms are not fitted
+        # yet, or their real steps are due again
         model_steps = [like.with_model(*m) for m in (*cal.FIT_MODELS, cal.CHECK_MODEL)
-                       ] if needs_fit else []
+                       ] if needs_fit or refresh else []
         all_ops = [s.ops() for s in (*model_steps, *steps)]
         kernels = cal.Kernels(eager, dtype)
         kinds = sorted(({"arith"} | {op.kind for ops in all_ops for op in ops
                                      if not op.is_product}) - set(entry["curves"]))
         products = cal.missing_products(entry["products"], [
             (op.variant, *op.mnk) for ops in all_ops for op in ops if op.is_product])
+        rounds = cal.CALIBRATION_ROUNDS if needs_fit else 1
         timings = (len(kinds) * len(cal.CURVE_ELEMENTS) + 2 * len(products)
-                   + cal.CALIBRATION_ROUNDS * len(model_steps))
+                   + rounds * len(model_steps))
         _tick = _progress(progress, timings, f"calibrating {variant}")
         # each phase measured again while the hypervisor takes the CPU (steal time)
         entry["curves"].update(least_stolen(lambda: kernels.curves(kinds, _tick)))
@@ -218,21 +228,25 @@ def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
                     lambda: kernels.products(products, _tick))):
                 name = cal.product_key(*product)
                 entry["products"][name] = min(seconds, entry["products"].get(name, math.inf))
-        if needs_fit:
-            _fit_terms(entry, be, model_steps, all_ops[:len(model_steps)], _tick)
-    if kinds or products or needs_fit:
+        if model_steps:
+            kept = [] if needs_fit else entry["calibration_steps"]["rounds_s"]
+            measured = real_step_seconds(be, model_steps, rounds, _tick)
+            entry["calibration_steps"] = {
+                "models": [[list(s.sizes), s.batch_size] for s in model_steps],
+                "rounds_s": (kept + measured)[-cal.MAX_ROUNDS_KEPT:], "measured_at": time.time()}
+            _fit_terms(entry, all_ops[:len(model_steps)], np.dtype(dtype).itemsize)
+    if kinds or products or model_steps:
         store.put(key, entry)
     return entry
 
 
-def _fit_terms(entry: dict, be: Any, model_steps: list[Step], ops: list[list[Op]],
-               tick) -> None:
-    """The step's three terms from real steps of the calibration models (the last held out:
-    its error is the calibration's ``check_error``)."""
+def _fit_terms(entry: dict, ops: list[list[Op]], itemsize: int) -> None:
+    """The step's three terms from the calibration models' real steps (each model's median
+    over the rounds kept; the last model held out: its error is the calibration's
+    ``check_error``)."""
     from scipy.optimize import nnls
 
-    measured = real_step_seconds(be, model_steps, tick)
-    itemsize = np.dtype(model_steps[0].dtype).itemsize
+    measured = [stats.median_of(times) for times in zip(*entry["calibration_steps"]["rounds_s"])]
     rows = [(*work_sums(entry, o), len(o), product_bytes(o, itemsize)) for o in ops[:-1]]
     # relative error: each model's row divided by its measured time, less its products'
     # measured work (they enter as measured: a free scale on them traded products for the
@@ -245,8 +259,6 @@ def _fit_terms(entry: dict, be: Any, model_steps: list[Step], ops: list[list[Op]
     entry.update(fusion=float(fusion), op_overhead_s=float(overhead),
                  product_byte_s=float(byte_s), itemsize=itemsize)
     entry["check_error"] = abs(predict(entry, ops[-1]).seconds - measured[-1]) / measured[-1]
-    entry["calibration_steps"] = {"measured_s": measured,
-                                  "models": [[list(s.sizes), s.batch_size] for s in model_steps]}
 
 
 def _progress(progress: Any, total: int, label: str):

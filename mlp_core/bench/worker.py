@@ -85,7 +85,9 @@ def predicted_step(impl: ImplSpec, cfg: BenchConfig, cell: Cell, sizes: list[int
                    dtype: str, as_pixels: bool) -> dict:
     """``predicted_s``: this cell's step as this machine's calibration predicts it, after the
     measurement (calibrating what is missing), where ``--predict`` asks or a calibration of
-    this implementation exists; ``prediction_error`` if it could not be made."""
+    this implementation exists; ``prediction_error`` if it could not be made. Under
+    ``--predict`` the calibration models' real steps are then measured again where they are
+    due (``calibration.REFRESH_AFTER_S``), for the cells measured after this one."""
     from mlp_core.bench import calibration
     from mlp_core.bench.prediction import Step, calibrated, predict
     from mlp_core.validation import per_layer
@@ -101,7 +103,11 @@ def predicted_step(impl: ImplSpec, cfg: BenchConfig, cell: Cell, sizes: list[int
                     cfg.optimizer, per_layer(cfg.l1, "l1", len(sizes) - 1), tuple(cell.l2),
                     cfg.reduction, as_pixels, rows)
         entry = calibrated(impl.base, cell.threads, dtype, [step], store)
-        return {"predicted_s": predict(entry, step.ops()).seconds}
+        predicted = predict(entry, step.ops()).seconds
+        if cfg.predict:  # then, for the cells after this one: real steps due again
+            calibrated(impl.base, cell.threads, dtype, [step], store,
+                       refresh_after=calibration.REFRESH_AFTER_S)
+        return {"predicted_s": predicted}
     except Exception as exc:  # the measurement stands; the row says why it has no prediction
         return {"prediction_error": f"{type(exc).__name__}: {exc}"}
 
