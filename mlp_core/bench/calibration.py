@@ -63,7 +63,7 @@ CALIBRATION_ROUNDS = 3  # of the calibration models' real steps, interleaved; th
 #: older than this (a sweep's calibration sampled across it: the machine's speed moves by up
 #: to 1.5x within minutes, and one minute of it set every prediction of a 45-minute sweep
 #: 4-10% high or low); the fit takes each model's median over the last MAX_ROUNDS_KEPT rounds
-REFRESH_AFTER_S = 600
+REFRESH_AFTER_S = 300
 MAX_ROUNDS_KEPT = 24
 
 
