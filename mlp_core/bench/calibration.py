@@ -20,7 +20,8 @@ in its library's eager mode: the same kernels, one call each):
 - **Real steps** of seven calibration models (:data:`FIT_MODELS`), trained as ``mlp-core
   bench --steps`` trains, to which :mod:`prediction` fits the step's three terms, and of an
   eighth held out (:data:`CHECK_MODEL`), whose prediction error is kept as the calibration's
-  own error.
+  own error. Every round of them is kept (the last :data:`MAX_ROUNDS_KEPT`), and ``bench
+  --predict`` measures one more whenever the newest is over :data:`REFRESH_AFTER_S` old.
 
 Each phase is measured again while the hypervisor takes the CPU (:func:`machine.least_stolen`).
 A calibration names its machine (CPU, cores, vector extensions, BLAS kernel and pin) and its
