@@ -114,14 +114,25 @@ def test_ctrl_c_at_any_moment_is_one_line(toy_dir, interpreter_start, delay):
     import signal
     import time
 
+    def as_at_a_terminal() -> None:
+        # a shell without job control starts background commands with SIGINT ignored, and
+        # Python keeps it ignored: the command would train on (a run of the tests under
+        # `cmd &` hung here for 120 s and left the process behind)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     for _ in range(5):
         proc = subprocess.Popen(
             [sys.executable, "-m", "mlp_core", "train", "--data-dir", str(toy_dir), "--epochs",
              "100000", "--quiet", "--layers", "16"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(interpreter_start + delay)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=as_at_a_terminal)
+        try:
+            time.sleep(interpreter_start + delay)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=120)
+        finally:
+            proc.kill()  # never a stray process, whatever failed
+            proc.wait()
         # Landed before the entry point's try: in Python's own start-up (site, which also runs
         # the editable install's finder, __editable___mlp_core_..._finder.py) or in runpy's
         # import of the package (__init__, __main__), as in any Python command: try later
