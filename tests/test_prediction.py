@@ -181,6 +181,10 @@ def test_the_calibration_models_real_steps_are_measured_again_when_due(tmp_path,
     assert len(fourth) == 4 and fourth[:3] == first
     fifth = rounds(refresh_after=0)
     assert len(fifth) == 4 and fifth[:3] == fourth[1:]  # the newest MAX_ROUNDS_KEPT kept
+    # other inputs make other calibration models: their rounds start again, never mixed
+    other = calibrated("numpy", 1, "float32", [Step((30, 10, 3), 8)],
+                       cal.Store(tmp_path / "c.json"), refresh_after=0)["calibration_steps"]
+    assert len(other["rounds_s"]) == cal.CALIBRATION_ROUNDS and other["models"][0][0][0] == 30
 
 
 @pytest.mark.parametrize("argv,message", [

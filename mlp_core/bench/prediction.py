@@ -214,7 +214,11 @@ def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
                                      if not op.is_product}) - set(entry["curves"]))
         products = cal.missing_products(entry["products"], [
             (op.variant, *op.mnk) for ops in all_ops for op in ops if op.is_product])
-        rounds = cal.CALIBRATION_ROUNDS if needs_fit else 1
+        models = [[list(s.sizes), s.batch_size] for s in model_steps]
+        # more rounds of the same models, or 3 of new ones (another input or output size)
+        kept = entry["calibration_steps"]["rounds_s"] if refresh and entry[
+            "calibration_steps"]["models"] == models else []
+        rounds = 1 if kept else cal.CALIBRATION_ROUNDS
         timings = (len(kinds) * len(cal.CURVE_ELEMENTS) + 2 * len(products)
                    + rounds * len(model_steps))
         _tick = _progress(progress, timings, f"calibrating {variant}")
@@ -229,11 +233,10 @@ def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
                 name = cal.product_key(*product)
                 entry["products"][name] = min(seconds, entry["products"].get(name, math.inf))
         if model_steps:
-            kept = [] if needs_fit else entry["calibration_steps"]["rounds_s"]
             measured = real_step_seconds(be, model_steps, rounds, _tick)
             entry["calibration_steps"] = {
-                "models": [[list(s.sizes), s.batch_size] for s in model_steps],
-                "rounds_s": (kept + measured)[-cal.MAX_ROUNDS_KEPT:], "measured_at": time.time()}
+                "models": models, "rounds_s": (kept + measured)[-cal.MAX_ROUNDS_KEPT:],
+                "measured_at": time.time()}
             _fit_terms(entry, all_ops[:len(model_steps)], np.dtype(dtype).itemsize)
     if kinds or products or model_steps:
         store.put(key, entry)
