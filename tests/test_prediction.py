@@ -59,10 +59,13 @@ def test_each_product_is_measured_at_its_own_shape_once():
     need = [("NN", 300, 784, 70), ("TN", 784, 300, 70), ("NN", 300, 784, 70)]
     calls = list(cal.CALL_PRODUCTS)  # each form's product with next to no work: a call's cost
     assert cal.missing_products({}, need) == calls + need[:2]
-    # given values: nothing here is timed
-    stored = {cal.product_key(*p): 5e-6 for p in calls} | {cal.product_key(*need[0]): 2e-3}
+    # given values, each a product's passes: nothing here is timed
+    stored = {cal.product_key(*p): [5e-6] for p in calls} | {
+        cal.product_key(*need[0]): [2e-3, 9e-3, 1e-3]}
     assert cal.missing_products(stored, need) == [need[1]]
-    assert cal.product_work(stored, *need[0]) == pytest.approx(2e-3 - 5e-6)  # less the call
+    # the median of its passes, less the call
+    assert cal.product_work(stored, *need[0]) == pytest.approx(2e-3 - 5e-6)
+    assert [cal.product_of_key(k) for k in stored] == [*calls, need[0]]
 
 
 def test_a_curve_interpolates_in_log_space_and_extrapolates_by_bandwidth():
@@ -101,9 +104,9 @@ def test_a_prediction_is_the_sum_of_its_parts():
     ops = step_operations([20, 8, 3], 4)
     entry = _entry()
     # given values: each product 5 us, a call of a product 1 us
-    entry["products"] = {cal.product_key(*c): 5e-6 for c in cal.missing_products(
+    entry["products"] = {cal.product_key(*c): [5e-6] for c in cal.missing_products(
         {}, [(op.variant, *op.mnk) for op in ops if op.is_product])}
-    entry["products"].update({cal.product_key(*c): 1e-6 for c in cal.CALL_PRODUCTS})
+    entry["products"].update({cal.product_key(*c): [1e-6] for c in cal.CALL_PRODUCTS})
     p = predict(entry, ops)
     assert p.seconds == pytest.approx(p.products + p.elementwise + p.overhead)
     assert p.products == pytest.approx(5 * 4e-6)  # five products, each past its call's cost
@@ -169,18 +172,28 @@ def test_the_calibration_models_real_steps_are_measured_again_when_due(tmp_path,
     monkeypatch.setattr(cal, "MAX_ROUNDS_KEPT", 4)
     step = Step((20, 10, 3), 8)
 
-    def rounds(refresh_after=None):
-        entry = calibrated("numpy", 1, "float32", [step], cal.Store(tmp_path / "c.json"),
-                           refresh_after=refresh_after)
-        return entry["calibration_steps"]["rounds_s"]
+    def calibration(refresh_after=None):
+        return calibrated("numpy", 1, "float32", [step], cal.Store(tmp_path / "c.json"),
+                          refresh_after=refresh_after)
 
+    def rounds(refresh_after=None):
+        return calibration(refresh_after)["calibration_steps"]["rounds_s"]
+
+    products = calibration()["products"]
+    assert all(len(passes) == cal.PRODUCT_PASSES for passes in products.values())
     first = rounds()
     assert len(first) == cal.CALIBRATION_ROUNDS and all(len(r) == 4 for r in first)
     assert rounds(refresh_after=3600) == first  # not due: nothing measured
     fourth = rounds(refresh_after=0)  # due: one round more, the terms fitted again
     assert len(fourth) == 4 and fourth[:3] == first
-    fifth = rounds(refresh_after=0)
+    fifth_time = calibration(refresh_after=0)
+    fifth = fifth_time["calibration_steps"]["rounds_s"]
     assert len(fifth) == 4 and fifth[:3] == fourth[1:]  # the newest MAX_ROUNDS_KEPT kept
+    # each time it is due, one more pass of every product too: two passes after the three
+    # first, of which the newest MAX_ROUNDS_KEPT (4) kept
+    again = fifth_time["products"]
+    assert again.keys() == products.keys()
+    assert all(len(again[k]) == 4 and again[k][:2] == products[k][-2:] for k in products)
     # other inputs make other calibration models: their rounds start again, never mixed
     other = calibrated("numpy", 1, "float32", [Step((30, 10, 3), 8)],
                        cal.Store(tmp_path / "c.json"), refresh_after=0)["calibration_steps"]

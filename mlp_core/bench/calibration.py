@@ -11,8 +11,12 @@ in its library's eager mode: the same kernels, one call each):
   made monotone. The arithmetic curve's first value is the **per-call cost** of an
   element-wise operation.
 - **Products**, seconds of ``a @ b`` in the three forms the core uses (NN, ``a.T @ b``,
-  ``a @ b.T``), at the shapes (rows, inner, columns) that a prediction needs, each measured
-  once (in two passes, a pass apart: the lesser) and kept. (A grid at powers of two,
+  ``a @ b.T``), at the shapes (rows, inner, columns) that a prediction needs: three passes,
+  a pass apart, the first time one is needed, and one more pass of every product kept each
+  time the real steps below are measured again; a product costs the median of its last
+  :data:`MAX_ROUNDS_KEPT` passes. (This machine's speed moves by up to 1.8x between minutes,
+  and not alike for every shape: one pass, or the least of two, set a product 0.7-1.8x off
+  what it cost half an hour later, and each cell's prediction with it. A grid at powers of two,
   interpolated in log space, missed the first layer's products by up to 28%: BLAS runs an
   inner size of 784 at another rate than 512 or 1024. A shape measured alone costs one
   timing where an interpolation needs eight.) A product of each form at 8x8x8
@@ -45,8 +49,8 @@ import numpy as np
 from ..errors import MLPError
 from ..fileio import atomic_write_text
 
-FORMAT = 4  # 2: products at their own shapes; 3: monotone curves, products less a call, no
-# scale; 4: the calibration models' real steps kept by round
+FORMAT = 5  # 2: products at their own shapes; 3: monotone curves, products less a call, no
+# scale; 4: the calibration models' real steps kept by round; 5: products kept by pass
 CURVE_ELEMENTS = tuple(4 ** k for k in range(3, 13))  # 64 .. 16M elements
 GATHER_SOURCE_ROWS = 16_384  # the rows a calibration gathers from
 WIDTH = 64  # columns of the arrays an element-wise curve is measured on
@@ -60,6 +64,7 @@ FIT_MODELS = (((8,), 8), ((64, 64), 2048), ((1024, 1024), 128), ((256, 256), 512
 CHECK_MODEL = ((128, 64), 64)  # held out: its error is the calibration's own
 CALIBRATION_STEPS = 20
 CALIBRATION_ROUNDS = 3  # of the calibration models' real steps, interleaved; their median
+PRODUCT_PASSES = 3  # over a product the first time it is needed, a pass apart; their median
 #: the bench's --predict measures the calibration models' real steps once more when they are
 #: older than this (a sweep's calibration sampled across it: the machine's speed moves by up
 #: to 1.5x within minutes, and one minute of it set every prediction of a 45-minute sweep
@@ -168,6 +173,13 @@ def product_key(variant: str, m: int, k: int, n: int) -> str:
     return f"{variant}:{m},{k},{n}"
 
 
+def product_of_key(key: str) -> tuple[str, int, int, int]:
+    """The (variant, m, k, n) that :func:`product_key` names."""
+    variant, shape = key.split(":")
+    m, k, n = (int(size) for size in shape.split(","))
+    return variant, m, k, n
+
+
 #: a product with next to no work, in each form: what one call of a product costs (an eager
 #: JAX product 28-54 us, where an element-wise call costs 7 us; TensorFlow 24 against 17 us)
 CALL_SHAPE = (8, 8, 8)
@@ -181,11 +193,21 @@ def missing_products(products: dict, needed: list[tuple[str, int, int, int]]) ->
                  if product_key(*p) not in products}.values())
 
 
+def product_seconds(products: dict, variant: str, m: int, k: int, n: int) -> float:
+    """Seconds of one call of the product: the median of its passes kept."""
+    return float(np.median(products[product_key(variant, m, k, n)]))
+
+
 def product_work(products: dict, variant: str, m: int, k: int, n: int) -> float:
     """Seconds of the product's work, as measured at its own shape (see
     :func:`missing_products`): its time less what a call of its form costs."""
-    call = products[product_key(variant, *CALL_SHAPE)]
-    return max(0.0, products[product_key(variant, m, k, n)] - call)
+    call = product_seconds(products, variant, *CALL_SHAPE)
+    return max(0.0, product_seconds(products, variant, m, k, n) - call)
+
+
+def keep_latest(samples: list, new: list) -> list:
+    """``samples`` followed by ``new``, the last :data:`MAX_ROUNDS_KEPT` of them."""
+    return (samples + new)[-MAX_ROUNDS_KEPT:]
 
 
 # -------------------------------------------------------------------------------------------

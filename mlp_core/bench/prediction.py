@@ -212,33 +212,38 @@ def calibrated(variant: str, threads: int | None, dtype: str, steps: list[Step],
         kernels = cal.Kernels(eager, dtype)
         kinds = sorted(({"arith"} | {op.kind for ops in all_ops for op in ops
                                      if not op.is_product}) - set(entry["curves"]))
-        products = cal.missing_products(entry["products"], [
+        new_products = cal.missing_products(entry["products"], [
             (op.variant, *op.mnk) for ops in all_ops for op in ops if op.is_product])
+        # where the real steps are due again, so is one more pass of every product kept
+        kept_products = [cal.product_of_key(k) for k in entry["products"]] if refresh else []
+        passes = [new_products + kept_products] + [new_products] * (cal.PRODUCT_PASSES - 1)
         models = [[list(s.sizes), s.batch_size] for s in model_steps]
         # more rounds of the same models, or 3 of new ones (another input or output size)
         kept = entry["calibration_steps"]["rounds_s"] if refresh and entry[
             "calibration_steps"]["models"] == models else []
         rounds = 1 if kept else cal.CALIBRATION_ROUNDS
-        timings = (len(kinds) * len(cal.CURVE_ELEMENTS) + 2 * len(products)
+        timings = (len(kinds) * len(cal.CURVE_ELEMENTS) + sum(map(len, passes))
                    + rounds * len(model_steps))
         _tick = _progress(progress, timings, f"calibrating {variant}")
         # each phase measured again while the hypervisor takes the CPU (steal time)
         entry["curves"].update(least_stolen(lambda: kernels.curves(kinds, _tick)))
         entry["per_call_s"] = entry["curves"]["arith"][0][1]
-        # two passes, a pass apart: a product slowed by a passing stall in one (a few
-        # milliseconds, seen in torch) is measured again later
-        for _ in range(2):
+        # passes a pass apart, each product's median kept: a product slowed by a passing stall
+        # in one pass (a few milliseconds, seen in torch), or measured while the machine ran
+        # fast, does not set its cost alone
+        for products in passes:
             for product, seconds in zip(products, least_stolen(
-                    lambda: kernels.products(products, _tick))):
+                    lambda products=products: kernels.products(products, _tick))):
                 name = cal.product_key(*product)
-                entry["products"][name] = min(seconds, entry["products"].get(name, math.inf))
+                entry["products"][name] = cal.keep_latest(entry["products"].get(name, []),
+                                                          [seconds])
         if model_steps:
             measured = real_step_seconds(be, model_steps, rounds, _tick)
             entry["calibration_steps"] = {
-                "models": models, "rounds_s": (kept + measured)[-cal.MAX_ROUNDS_KEPT:],
+                "models": models, "rounds_s": cal.keep_latest(kept, measured),
                 "measured_at": time.time()}
             _fit_terms(entry, all_ops[:len(model_steps)], np.dtype(dtype).itemsize)
-    if kinds or products or model_steps:
+    if kinds or new_products or model_steps:
         store.put(key, entry)
     return entry
 
