@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .data import SYNTHETIC, dataset_key, dataset_shape, load_dataset, make_scaler
+    from .machine import keep_freed_memory
     from .model import MLP, per_layer
     from .optimizers import get_optimizer
     from .selection import get_backend
@@ -106,6 +107,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise MLPError(f"{', '.join(given)} size the synthetic dataset; give "
                            "--dataset synthetic, or leave them out")
     shape = dataset_shape(args.dataset, args.features, args.classes)
+    keep_freed_memory()  # each step's arrays reuse the last one's memory (MLP_MALLOC=system: not)
 
     def make_model(n_inputs: int, n_classes: int) -> MLP:
         model = MLP([n_inputs, *opts["layers"], n_classes], seed=args.seed, dtype=args.dtype,

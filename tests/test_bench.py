@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 
 import pytest
 
@@ -253,6 +254,7 @@ def test_rows_describe_their_machine_and_native_blas_unsets_the_pin(tmp_path, mo
     for name in PIN_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.delenv("MLP_MALLOC", raising=False)
     cfg = BenchConfig(dataset="mnist", data_dir=str(tmp_path / "data"), epochs=1, repeats=1,
                       impls=["numpy"], batch_sizes=[60])
     job = {"impl": "floor-numpy", "batch_size": 60, "repeat": 0}
@@ -262,10 +264,13 @@ def test_rows_describe_their_machine_and_native_blas_unsets_the_pin(tmp_path, mo
         assert row["status"] == "ok", row.get("error")
         assert row["blas"]["architecture"] and row["cpu_flags"] is not None
         assert row["load_before"] >= 0 and row["sgemm_peak_gflops"] > 0 and row["gflops"] > 0
+        if sys.platform.startswith("linux"):  # every worker keeps freed memory (glibc)
+            assert row["allocator"] == "glibc, freed memory kept"
     assert pinned["blas"]["pins"] == {"OPENBLAS_CORETYPE": "Haswell"}
     assert native["blas"]["pins"] == {}
     line = environment_line([{**pinned, **job, "config": cfg.training()}])
     assert "pinned by OPENBLAS_CORETYPE=Haswell" in line and "sgemm peak" in line
+    assert f"C allocator: {pinned['allocator']}" in line
 
 
 def test_a_warmed_up_measurement_trains_exactly_as_a_cold_fit(toy_cfg):

@@ -125,3 +125,36 @@ def test_a_measurement_leaves_no_file_behind_even_when_its_bench_is_killed(tmp_p
     proc.kill()  # the bench dies hard while its worker runs
     proc.wait()
     assert list(temp.iterdir()) == []
+
+
+FAULTS_SCRIPT = """
+import resource, sys
+import numpy as np
+from mlp_core.machine import keep_freed_memory
+
+def faults():  # minor page faults of 20 arrays of 64 MiB, made and freed in turn
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(20):
+        a = np.ones(2 ** 24, np.float32)
+        del a
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+first = faults()
+print(keep_freed_memory(), first, faults())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_the_workers_keep_freed_memory_for_the_next_arrays_unless_told_not_to():
+    import subprocess
+
+    def run(**env):
+        out = subprocess.run([sys.executable, "-c", FAULTS_SCRIPT], capture_output=True,
+                             text=True, check=True, env={**os.environ, **env}).stdout.split()
+        return " ".join(out[:-2]), int(out[-2]), int(out[-1])
+
+    setting, handed_back, kept = run()
+    # each fresh array faulted in fresh pages; kept, the next array reuses the last one's
+    assert setting == "glibc, freed memory kept" and kept * 5 < handed_back
+    setting, first, again = run(MLP_MALLOC="system")
+    assert setting == "system" and again * 5 > first

@@ -113,6 +113,8 @@ def machine_description(group: list[dict]) -> str:
                                             if first["config"].get("native_blas") else "")))
     if peaks:
         text += f"; sgemm peak {stats.median_of(peaks):.0f} GFLOP/s"
+    if first.get("allocator"):
+        text += f"; C allocator: {first['allocator']}"
     if loads:
         text += f"; load average before the runs {min(loads):.2f}-{max(loads):.2f}"
     return text + "; " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))

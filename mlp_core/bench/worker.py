@@ -134,7 +134,7 @@ def run_floor(impl: ImplSpec, cfg: BenchConfig, cell: Cell) -> dict:
 def environment() -> dict:
     """The machine this measurement ran on: CPU and its vector extensions, the load before the
     run, the BLAS library with the kernel it chose and any pin of it, and library versions."""
-    from mlp_core.machine import blas_info, cpu_flags, cpu_model
+    from mlp_core.machine import allocator, blas_info, cpu_flags, cpu_model
 
     versions = {"python": platform.python_version()}
     for lib in dict.fromkeys((*backends.libraries(), *(m for p in PEERS.values()
@@ -144,7 +144,8 @@ def environment() -> dict:
             versions[lib] = getattr(module, "__version__", "?")
     return {"host": platform.node(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
             "cpu_flags": cpu_flags(),
-            "load_before": LOAD_AT_START, "blas": blas_info(), "versions": versions}
+            "load_before": LOAD_AT_START, "blas": blas_info(), "allocator": allocator(),
+            "versions": versions}
 
 
 LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
@@ -234,7 +235,10 @@ def calibrate(job: dict) -> dict:
 
 
 def main() -> int:
+    from mlp_core.machine import keep_freed_memory
+
     job, result_fd = json.loads(sys.argv[1]), int(sys.argv[2])
+    keep_freed_memory()  # for every measurement alike: ours, the peers, the calibration
     try:
         result = (probe(job) if "probe" in job else calibrate(job) if "calibrate" in job
                   else {"status": "ok", **run_job(job)})
