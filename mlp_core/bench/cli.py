@@ -60,8 +60,8 @@ def add_bench_parser(sub) -> None:
                    "configuration)")
     g.add_argument("--predict", action="store_true",
                    help="with --steps: also predict each cell of ours from this machine's "
-                   "calibration (made where missing, its calibration models measured again every 5 "
-                   "minutes; docs/prediction.md), as predicted_s")
+                   "calibration (made where missing, its products and calibration models "
+                   "measured again every 5 minutes; docs/prediction.md), as predicted_s")
     g.add_argument("--no-floor", dest="floor", action="store_false",
                    help="skip the matrix-product floor")
     g.add_argument("--native-blas", action="store_true",
