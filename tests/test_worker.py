@@ -127,34 +127,48 @@ def test_a_measurement_leaves_no_file_behind_even_when_its_bench_is_killed(tmp_p
     assert list(temp.iterdir()) == []
 
 
-FAULTS_SCRIPT = """
-import resource, sys
+ALLOCATOR_SCRIPT = """
+import ctypes
 import numpy as np
 from mlp_core.machine import keep_freed_memory
 
-def faults():  # minor page faults of 20 arrays of 64 MiB, made and freed in turn
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(20):
-        a = np.ones(2 ** 24, np.float32)
-        del a
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+class MallInfo2(ctypes.Structure):  # glibc's mallinfo2(), its own count of the memory it holds
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
 
-first = faults()
-print(keep_freed_memory(), first, faults())
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+
+def one_array():  # bytes in pages of their own while an array of 64 MiB lives; heap once freed
+    a = np.ones(2 ** 24, np.float32)
+    own_pages = libc.mallinfo2().hblkhd
+    del a
+    return own_pages, libc.mallinfo2().arena
+
+before = one_array()
+print(keep_freed_memory(), *before, *one_array())
 """
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_the_workers_keep_freed_memory_for_the_next_arrays_unless_told_not_to():
+    import ctypes
     import subprocess
 
-    def run(**env):
-        out = subprocess.run([sys.executable, "-c", FAULTS_SCRIPT], capture_output=True,
-                             text=True, check=True, env={**os.environ, **env}).stdout.split()
-        return " ".join(out[:-2]), int(out[-2]), int(out[-1])
+    if not hasattr(ctypes.CDLL(None), "mallinfo2"):
+        pytest.skip("glibc before 2.33 has no mallinfo2")
 
-    setting, handed_back, kept = run()
-    # each fresh array faulted in fresh pages; kept, the next array reuses the last one's
-    assert setting == "glibc, freed memory kept" and kept * 5 < handed_back
-    setting, first, again = run(MLP_MALLOC="system")
-    assert setting == "system" and again * 5 > first
+    def run(**env):
+        out = subprocess.run([sys.executable, "-c", ALLOCATOR_SCRIPT], capture_output=True,
+                             text=True, check=True, env={**os.environ, **env}).stdout.split()
+        return " ".join(out[:-4]), *(int(n) for n in out[-4:])
+
+    size = 2 ** 26  # the array's bytes
+    setting, own_pages, _, own_pages_kept, heap_kept = run()
+    # glibc's default: the array has pages of its own, handed back when it is freed; kept: it
+    # lies in the heap, which keeps the memory for the next array when it is freed
+    assert setting == "glibc, freed memory kept"
+    assert own_pages >= size and own_pages_kept < size <= heap_kept
+    setting, own_pages, _, own_pages_after, _ = run(MLP_MALLOC="system")
+    assert setting == "system" and min(own_pages, own_pages_after) >= size
