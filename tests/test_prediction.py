@@ -70,12 +70,12 @@ def test_each_product_is_measured_at_its_own_shape_once():
 
 def test_a_curve_interpolates_in_log_space_and_extrapolates_by_bandwidth():
     # pure arithmetic on given points (elements, value): nothing here is timed
-    points = [[64, 1e-6], [4096, 4e-6], [262144, 256e-6]]
+    points = [[64, 1.0], [4096, 4.0], [262144, 256.0]]
     (n0, y0), (n1, y1), (n_last, y_last) = points
-    assert math.isclose(cal.curve_seconds(points, n0 // 4), y0)  # flat below the first point
+    assert math.isclose(cal.interpolate_curve(points, n0 // 4), y0)  # flat below the first point
     # halfway in log-log: at the geometric mean of two points' sizes, that of their values
-    assert math.isclose(cal.curve_seconds(points, math.isqrt(n0 * n1)), math.sqrt(y0 * y1))
-    assert math.isclose(cal.curve_seconds(points, 2 * n_last), 2 * y_last)  # in proportion
+    assert math.isclose(cal.interpolate_curve(points, math.isqrt(n0 * n1)), math.sqrt(y0 * y1))
+    assert math.isclose(cal.interpolate_curve(points, 2 * n_last), 2 * y_last)  # in proportion
 
 
 def test_a_curve_is_monotone_so_that_a_stalled_call_adds_no_phantom_work(monkeypatch):

@@ -157,10 +157,10 @@ def _versions(v: dict | None) -> str:
 
 # -------------------------------------------------------------------------------------------
 # Interpolation, in log space
-def curve_seconds(points: list[list[float]], elements: float) -> float:
-    """Seconds at ``elements`` from a curve of (elements, seconds) points: linear in log-log
-    between points; beyond the last, proportional to the elements (bandwidth-bound); below
-    the first, the first (per-call-bound)."""
+def interpolate_curve(points: list[list[float]], elements: float) -> float:
+    """The value at ``elements`` of a curve of (elements, value) points: linear in log-log
+    between points; beyond the last, in proportion to the elements (a cost curve there is
+    bandwidth-bound); below the first, the first's value (per-call-bound)."""
     xs = [math.log(p[0]) for p in points]
     ys = [math.log(p[1]) for p in points]
     x = math.log(max(elements, 1))

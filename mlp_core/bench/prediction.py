@@ -121,7 +121,7 @@ def work_sums(entry: dict, ops: list[Op]) -> tuple[float, float]:
     per_call = entry["per_call_s"]
     products = sum(cal.product_work(entry["products"], op.variant, *op.mnk)
                    for op in ops if op.is_product)
-    rest = sum(max(0.0, cal.curve_seconds(entry["curves"][op.kind], op.elements) - per_call)
+    rest = sum(max(0.0, cal.interpolate_curve(entry["curves"][op.kind], op.elements) - per_call)
                for op in ops if not op.is_product)
     return products, rest
 
